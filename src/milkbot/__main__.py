@@ -1,0 +1,5 @@
+"""``python -m milkbot`` runs the CLI."""
+
+from milkbot.cli import main
+
+main()
