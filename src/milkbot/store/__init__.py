@@ -1,0 +1,1 @@
+"""Persistence: typed models of the trading and analytics schemas, engines, migrations."""
