@@ -30,6 +30,7 @@ def _register_commands() -> None:
 
 # Modules whose ``register(app)`` adds commands; each area appends its own line.
 _COMMAND_MODULES: list[str] = [
+    "milkbot.weather.commands",
 ]
 
 
