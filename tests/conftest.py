@@ -30,3 +30,57 @@ def shared_data() -> Path:
 def shared_reference() -> Path:
     """``../shared/reference``: Kalshi and NWS specs and real captured payloads."""
     return _require(SHARED / "reference")
+
+
+PG_ADMIN_URL = os.environ.get("MILKBOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def _pg_admin_engine():  # type: ignore[no-untyped-def]
+    from sqlalchemy import create_engine
+
+    return create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture
+def pg_url():  # type: ignore[no-untyped-def]
+    """A fresh, empty PostgreSQL database for one test; dropped afterwards.
+
+    Skips off CI with a clear message when no server answers; in CI a missing server fails.
+    """
+    import uuid
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    admin = _pg_admin_engine()
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as e:
+        admin.dispose()
+        if IN_CI:
+            pytest.fail(f"PostgreSQL must be reachable in CI at {PG_ADMIN_URL}: {e}")
+        pytest.skip(f"no PostgreSQL server at {PG_ADMIN_URL} (start it to run this test)")
+    name = f"milkbot_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
+                ),
+                {"n": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Settings for a fresh SQLite database under a temporary data directory."""
+    from milkbot.settings import Settings
+
+    return Settings(data_dir=tmp_path / "var", _env_file=None)  # type: ignore[call-arg]

@@ -30,6 +30,10 @@ def _register_commands() -> None:
 
 # Modules whose ``register(app)`` adds commands; each area appends its own line.
 _COMMAND_MODULES: list[str] = [
+    "milkbot.store.commands",
+    "milkbot.analytics.commands",
+    "milkbot.dashboard.commands",
+    "milkbot.launcher",
     "milkbot.weather.commands",
 ]
 

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     api_url: str = Field(
         "http://127.0.0.1:8000", description="Analytics API base URL (the dashboard's only input)."
     )
+    api_clock: Literal["wall", "trader"] = Field(
+        "wall",
+        description="What 'now' is for the API's delay: the wall clock, or the trader's exported "
+        "clock (the demo replays history on an accelerated clock).",
+    )
     trader_health_port: int = Field(9101, description="Trader /health and /metrics port.")
     nws_user_agent: str = Field(
         "milkbot/0.1 (ops@milkbot.ai)", description="User-Agent with contact, required by NWS."

@@ -1,0 +1,1 @@
+"""The Analytics API: a read-only, delayed view of the analytics schema."""
