@@ -34,6 +34,7 @@ _COMMAND_MODULES: list[str] = [
     "milkbot.analytics.commands",
     "milkbot.dashboard.commands",
     "milkbot.launcher",
+    "milkbot.trader.commands",
     "milkbot.weather.commands",
 ]
 

@@ -1,0 +1,1 @@
+"""The private Trader service: wiring of ingestion, decisions, execution and export."""

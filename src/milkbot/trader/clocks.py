@@ -1,0 +1,45 @@
+"""The trader's clock: the wall clock live, the local exchange's simulated clock in the demo."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+import httpx
+
+from milkbot.errors import TransientUpstreamError
+
+
+class ExchangeClock:
+    """Follows the local exchange's replay clock, read from its ``/health`` endpoint.
+
+    Between reads the time is extrapolated with the exchange's reported speed, so that
+    ``now()`` is cheap and monotonic.
+    """
+
+    def __init__(self, health_url: str, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._url = health_url
+        self._transport = transport
+        self._anchor: datetime | None = None
+        self._anchor_mono = 0.0
+        self._speed = 1.0
+
+    async def sync(self) -> datetime:
+        """Read the exchange's clock now."""
+        try:
+            async with httpx.AsyncClient(transport=self._transport, timeout=3.0) as client:
+                body = (await client.get(self._url)).raise_for_status().json()
+        except (httpx.HTTPError, ValueError) as e:
+            raise TransientUpstreamError(f"exchange clock unavailable at {self._url}: {e}") from e
+        clock = datetime.fromisoformat(str(body["clock"]).replace("Z", "+00:00"))
+        self._speed = float(body.get("speed", 1.0))
+        if self._anchor is None or clock >= self.now():
+            self._anchor, self._anchor_mono = clock, time.monotonic()
+        return clock
+
+    def now(self) -> datetime:
+        """The exchange's simulated time (extrapolated since the last sync)."""
+        if self._anchor is None:
+            raise TransientUpstreamError("exchange clock not synchronised yet")
+        elapsed = (time.monotonic() - self._anchor_mono) * self._speed
+        return self._anchor + timedelta(seconds=elapsed)

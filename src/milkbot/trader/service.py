@@ -1,0 +1,309 @@
+"""The trader daemon's loop.
+
+This stage of the trader watches markets and weather and exports what it sees: market
+snapshots into the private trading schema, and delayed-safe rows (bracket prices, weather
+readings, settlements, a heartbeat) into the analytics schema. Decisions and orders plug
+into :meth:`Trader.step` through the strategy, risk and OMS layers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from milkbot.clock import Clock
+from milkbot.domain.market import Market
+from milkbot.domain.stations import STATIONS, Station
+from milkbot.errors import MilkbotError, UpstreamError
+from milkbot.logging import get_logger
+from milkbot.store.models import (
+    BracketQuote,
+    MarketSnapshot,
+    Position,
+    PublicSettlement,
+    ServiceHeartbeat,
+    WeatherReading,
+)
+from milkbot.trader.export import Exporter
+from milkbot.trader.weather_feed import SOURCE as HOURLY_SOURCE
+from milkbot.trader.weather_feed import HourlyTemperatures
+from milkbot.venues.kalshi.client import KalshiClient
+
+log = get_logger(__name__)
+
+SETTLED_STATUSES = frozenset({"settled", "finalized", "determined"})
+
+
+def event_date_of(event_ticker: str) -> date:
+    """The climate day in an event ticker (``KXHIGHNY-25APR06`` -> 2025-04-06)."""
+    return datetime.strptime(event_ticker.rsplit("-", 1)[1], "%y%b%d").date()  # noqa: DTZ007
+
+
+def _mid(market: Market) -> float | None:
+    if market.yes_bid is None or market.yes_ask is None:
+        return None
+    if market.yes_bid <= 0 or market.yes_ask >= 1:
+        return None
+    return float((market.yes_bid + market.yes_ask) / 2)
+
+
+@dataclass
+class TraderStats:
+    """What the trader has done since it started (shown by ``/health``)."""
+
+    started_at: datetime | None = None
+    last_step_at: datetime | None = None
+    steps: int = 0
+    step_errors: int = 0
+    markets_seen: int = 0
+    snapshots: int = 0
+    settlements: int = 0
+    last_error: str = ""
+    cities_with_events: list[str] = field(default_factory=list)
+
+
+class Trader:
+    """The trader's main loop over every registered city."""
+
+    def __init__(
+        self,
+        *,
+        mode: str,
+        client: KalshiClient,
+        clock: Clock,
+        sessions: async_sessionmaker[AsyncSession],
+        exporter: Exporter,
+        weather: HourlyTemperatures | None = None,
+        stations: Iterable[Station] = STATIONS,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.mode = mode
+        self._client = client
+        self._clock = clock
+        self._sessions = sessions
+        self._exporter = exporter
+        self._weather = weather
+        self._stations = tuple(stations)
+        self._last_seen: dict[str, tuple[Any, ...]] = {}
+        self._settled: set[str] = set()
+        self.stats = TraderStats()
+        self.registry = registry or CollectorRegistry()
+        self._m_steps = Counter(
+            "milkbot_trader_steps_total", "Decision steps", ["outcome"], registry=self.registry
+        )
+        self._m_dropped = Gauge(
+            "milkbot_trader_export_dropped", "Export rows dropped", registry=self.registry
+        )
+        self._m_snapshots = Counter(
+            "milkbot_trader_market_snapshots_total",
+            "Market snapshots stored",
+            registry=self.registry,
+        )
+
+    async def load_state(self) -> None:
+        """Read what earlier runs already exported, so that nothing is exported twice."""
+        async with self._sessions() as session:
+            rows = await session.scalars(select(PublicSettlement.event_ticker))
+            self._settled = set(rows.all())
+
+    async def step(self) -> None:
+        """Poll every city's markets, store what changed, export the public view."""
+        now = self._clock.now()
+        snapshots: list[MarketSnapshot] = []
+        public: list[Any] = []
+        active: list[str] = []
+        for station in self._stations:
+            markets = await self._client.get_markets(series_ticker=station.series)
+            self.stats.markets_seen += len(markets)
+            snapshots.extend(self._changed_snapshots(markets, now))
+            current = self._current_event(markets, now)
+            if current is not None:
+                active.append(station.city)
+                public.extend(self._bracket_rows(station, current, markets, now))
+                public.extend(self._weather_rows(station, current, now))
+            public.extend(await self._settlement_rows(station, markets, now))
+        if snapshots:
+            async with self._sessions() as session:
+                session.add_all(snapshots)
+                await session.commit()
+            self.stats.snapshots += len(snapshots)
+            self._m_snapshots.inc(len(snapshots))
+        self._exporter.offer(public)
+        self._exporter.offer(
+            [
+                ServiceHeartbeat(
+                    service="trader",
+                    ts=now,
+                    mode=self.mode,
+                    exported_rows=self._exporter.exported,
+                    dropped_rows=self._exporter.dropped,
+                )
+            ]
+        )
+        self._m_dropped.set(self._exporter.dropped)
+        self.stats.cities_with_events = active
+        self.stats.last_step_at = now
+        self.stats.steps += 1
+
+    def _changed_snapshots(self, markets: list[Market], now: datetime) -> list[MarketSnapshot]:
+        out = []
+        for m in markets:
+            key = (m.status, m.yes_bid, m.yes_ask, m.last_price, m.volume, m.result)
+            if self._last_seen.get(m.ticker) == key:
+                continue
+            self._last_seen[m.ticker] = key
+            out.append(
+                MarketSnapshot(
+                    market_ticker=m.ticker,
+                    event_ticker=m.event_ticker,
+                    ts=now,
+                    yes_bid=m.yes_bid,
+                    yes_ask=m.yes_ask,
+                    last_price=m.last_price,
+                    volume=m.volume,
+                    status=m.status,
+                    close_time=m.close_time,
+                    rules_url=None,
+                    payload={
+                        "rules_primary": m.rules_primary,
+                        "result": m.result,
+                        "expiration_value": m.expiration_value,
+                    },
+                )
+            )
+        return out
+
+    @staticmethod
+    def _current_event(markets: list[Market], now: datetime) -> str | None:
+        """The earliest event still trading at ``now``, else the latest one that closed."""
+        trading = sorted(
+            {
+                m.event_ticker
+                for m in markets
+                if m.is_tradable and (m.close_time is None or m.close_time > now)
+            },
+            key=event_date_of,
+        )
+        if trading:
+            return trading[0]
+        closed = sorted(
+            {m.event_ticker for m in markets if m.close_time is not None and m.close_time <= now},
+            key=event_date_of,
+        )
+        return closed[-1] if closed else None
+
+    def _bracket_rows(
+        self, station: Station, event: str, markets: list[Market], now: datetime
+    ) -> list[BracketQuote]:
+        rows = []
+        for m in markets:
+            if m.event_ticker != event or m.bracket is None:
+                continue
+            rows.append(
+                BracketQuote(
+                    ts=now,
+                    city=station.city,
+                    event_ticker=event,
+                    event_date=event_date_of(event),
+                    market_ticker=m.ticker,
+                    bracket=m.bracket.label(),
+                    bracket_low=m.bracket.lowest,
+                    bracket_high=m.bracket.highest,
+                    market_prob=_mid(m),
+                    model_prob=None,
+                )
+            )
+        return rows
+
+    def _weather_rows(self, station: Station, event: str, now: datetime) -> list[WeatherReading]:
+        if self._weather is None:
+            return []
+        day = event_date_of(event)
+        observed = self._weather.max_so_far(station, day, now)
+        if observed is None:
+            return []
+        return [
+            WeatherReading(
+                ts=now,
+                city=station.city,
+                event_date=day,
+                forecast_high_f=None,
+                observed_max_f=observed,
+                source=HOURLY_SOURCE,
+            )
+        ]
+
+    async def _settlement_rows(
+        self, station: Station, markets: list[Market], now: datetime
+    ) -> list[PublicSettlement]:
+        by_event: dict[str, list[Market]] = {}
+        for m in markets:
+            by_event.setdefault(m.event_ticker, []).append(m)
+        out = []
+        for event, ms in sorted(by_event.items()):
+            if event in self._settled or not all(m.status in SETTLED_STATUSES for m in ms):
+                continue
+            winners = [m for m in ms if m.result == "yes"]
+            value = next((m.expiration_value for m in ms if m.expiration_value), "")
+            pnl = await self._event_pnl(event)
+            out.append(
+                PublicSettlement(
+                    ts=now,
+                    city=station.city,
+                    event_ticker=event,
+                    event_date=event_date_of(event),
+                    settled_value_f=int(float(value)) if value else None,
+                    winning_bracket=winners[0].bracket.label()
+                    if winners and winners[0].bracket
+                    else None,
+                    pnl=pnl,
+                )
+            )
+            self._settled.add(event)
+            self.stats.settlements += 1
+            log.info("event_settled", event_ticker=event, value=value, pnl=str(pnl))
+        return out
+
+    async def _event_pnl(self, event: str) -> Decimal:
+        async with self._sessions() as session:
+            total = await session.scalar(
+                select(func.count(Position.market_ticker)).where(Position.event_ticker == event)
+            )
+            if not total:
+                return Decimal(0)
+            rows = await session.scalars(
+                select(Position.realized_pnl).where(Position.event_ticker == event)
+            )
+            return sum(rows.all(), Decimal(0))
+
+    async def run(self, stop: asyncio.Event, *, poll_seconds: float) -> None:
+        """Step and export until ``stop`` is set; transient upstream errors are retried."""
+        self.stats.started_at = self._clock.now()
+        await self.load_state()
+        while not stop.is_set():
+            try:
+                await self.step()
+                self._m_steps.labels("ok").inc()
+            except UpstreamError as e:
+                self.stats.step_errors += 1
+                self.stats.last_error = str(e)
+                self._m_steps.labels("upstream_error").inc()
+                log.warning("step_failed", error=str(e))
+            except MilkbotError as e:
+                self.stats.step_errors += 1
+                self.stats.last_error = str(e)
+                self._m_steps.labels("error").inc()
+                log.error("step_failed", error=str(e))
+            await self._exporter.drain()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
+        await self._exporter.drain()
