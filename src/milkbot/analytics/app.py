@@ -37,6 +37,16 @@ CACHE_SECONDS = 2.0
 
 NowFn = Callable[[], datetime]
 
+_ERROR = {"content": {"application/json": {"schema": {"type": "object"}}}}
+RESPONSES: dict[int | str, dict[str, object]] = {
+    304: {"description": "Not modified since the ETag in If-None-Match"},
+    503: {"description": "The analytics database is unavailable", **_ERROR},
+}
+CITY_RESPONSES: dict[int | str, dict[str, object]] = {
+    **RESPONSES,
+    404: {"description": "Unknown city code", **_ERROR},
+}
+
 
 def _wall_now() -> datetime:
     return datetime.now(UTC)
@@ -155,7 +165,11 @@ def create_app(
         requests_total.labels(path, str(response.status_code)).inc()
         return response
 
-    @app.get("/health", response_model=schemas.Health)
+    @app.get(
+        "/health",
+        response_model=schemas.Health,
+        responses={503: {"description": "Degraded", **_ERROR}},
+    )
     async def health(session: SessionDep) -> schemas.Health | JSONResponse:
         """Report liveness and whether the analytics database answers."""
         now_ = wall()
@@ -182,7 +196,7 @@ def create_app(
         """Prometheus metrics of this process."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/v1/cities", response_model=schemas.CitiesResponse)
+    @app.get("/v1/cities", response_model=schemas.CitiesResponse, responses=RESPONSES)
     async def cities(request: Request, session: SessionDep) -> Response:
         """The 10-city grid as of now minus the delay."""
 
@@ -193,7 +207,7 @@ def create_app(
 
         return await cached(request, session, render)
 
-    @app.get("/v1/cities/{city}", response_model=schemas.CityView)
+    @app.get("/v1/cities/{city}", response_model=schemas.CityView, responses=CITY_RESPONSES)
     async def city(city: str, request: Request, session: SessionDep) -> Response:
         """One city's card as of now minus the delay."""
         station = next((s for s in STATIONS if s.city == city.upper()), None)
@@ -205,7 +219,7 @@ def create_app(
 
         return await cached(request, session, render)
 
-    @app.get("/v1/equity", response_model=schemas.EquityResponse)
+    @app.get("/v1/equity", response_model=schemas.EquityResponse, responses=RESPONSES)
     async def equity(request: Request, session: SessionDep) -> Response:
         """The equity curve (P&L) and drawdown up to now minus the delay."""
 
@@ -215,7 +229,7 @@ def create_app(
 
         return await cached(request, session, render)
 
-    @app.get("/v1/trades", response_model=schemas.TradesResponse)
+    @app.get("/v1/trades", response_model=schemas.TradesResponse, responses=RESPONSES)
     async def trades(
         request: Request,
         session: SessionDep,
@@ -240,7 +254,7 @@ def create_app(
 
         return await cached(request, session, render)
 
-    @app.get("/v1/settlements", response_model=schemas.SettlementsResponse)
+    @app.get("/v1/settlements", response_model=schemas.SettlementsResponse, responses=RESPONSES)
     async def settlements(request: Request, session: SessionDep) -> Response:
         """Settled events and our P&L on each, up to now minus the delay."""
 
