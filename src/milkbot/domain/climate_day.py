@@ -72,3 +72,44 @@ def running_max(
         if best is None or value > best:
             best = value
     return best
+
+
+def interval_max_by_climate_day(
+    values: Iterable[tuple[datetime, datetime, float]], station: Station
+) -> dict[date, float]:
+    """Maximum of interval values (``[start, end)``, value) per climate day.
+
+    Only days whose 24 hours are fully covered by the intervals are returned, so a partial
+    first or last day never passes for a full-day maximum. Overlapping intervals are
+    refused with :class:`DataError`.
+    """
+    spans: dict[date, list[tuple[datetime, datetime]]] = {}
+    best: dict[date, float] = {}
+    for start, end, value in values:
+        _require_aware(start)
+        _require_aware(end)
+        if end <= start:
+            raise DataError(f"empty interval {start.isoformat()}/{end.isoformat()}")
+        day = climate_day_of(start, station)
+        while True:
+            day_start, day_end = climate_day_bounds(day, station)
+            if day_start >= end:
+                break
+            lo, hi = max(start, day_start), min(end, day_end)
+            if lo < hi:
+                spans.setdefault(day, []).append((lo, hi))
+                best[day] = max(best.get(day, value), value)
+            day += DAY
+    out: dict[date, float] = {}
+    for day, parts in spans.items():
+        parts.sort()
+        covered = timedelta(0)
+        previous_end: datetime | None = None
+        for lo, hi in parts:
+            if previous_end is not None and lo < previous_end:
+                raise DataError(f"overlapping intervals on climate day {day}")
+            covered += hi - lo
+            previous_end = hi
+        if covered == DAY:
+            out[day] = best[day]
+    return out
