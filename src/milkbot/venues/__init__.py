@@ -1,0 +1,1 @@
+"""Trading venues: clients of exchanges (Kalshi) and the local Kalshi-compatible exchange."""
