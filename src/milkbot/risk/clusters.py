@@ -49,7 +49,7 @@ class ClusterConfig:
     window_days: int = 90
     min_overlap: int = 20
     shrinkage: float = 10.0
-    cut_correlation: float = 0.5
+    cut_correlation: float = 0.3
     recompute_every: timedelta = timedelta(days=7)
 
     def __post_init__(self) -> None:
