@@ -27,12 +27,14 @@ from urllib.parse import urlencode
 import httpx
 
 from milkbot.clock import Clock
+from milkbot.domain.weather import WeatherSnapshot
 from milkbot.errors import ParseError, TransientUpstreamError, UpstreamError
 from milkbot.logging import get_logger
 
 log = get_logger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
+SnapshotSink = Callable[[WeatherSnapshot], None]
 
 
 class ProviderOutageError(UpstreamError):

@@ -24,16 +24,21 @@ from milkbot.domain.climate_day import climate_day_bounds
 from milkbot.domain.stations import Station
 from milkbot.domain.weather import CliReport, Observation, WeatherSnapshot
 from milkbot.errors import ParseError, UpstreamError
+from milkbot.settings import Settings
 from milkbot.weather.cli_report import parse_cli_product, report_for_station
-from milkbot.weather.http_cache import CachingFetcher, FetchResult, Sleep, UpstreamHealth
+from milkbot.weather.http_cache import (
+    CachingFetcher,
+    FetchResult,
+    Sleep,
+    SnapshotSink,
+    UpstreamHealth,
+)
 from milkbot.weather.nws import parsing
 from milkbot.weather.nws.schemas import GridData, GridForecast, GridPoint, ProductRef, TextProduct
 
 NWS_BASE_URL = "https://api.weather.gov"
 GEO_JSON = "application/geo+json"
 LD_JSON = "application/ld+json"
-
-SnapshotSink = Callable[[WeatherSnapshot], None]
 
 
 def is_expired_grid(response: httpx.Response) -> bool:
@@ -88,6 +93,11 @@ class NwsClient:
             health=UpstreamHealth("nws", threshold=outage_threshold, cooldown=outage_cooldown),
             is_hard_failure=is_expired_grid,
         )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, clock: Clock, **kwargs: Any) -> NwsClient:
+        """Build the client with ``MILKBOT_NWS_USER_AGENT``."""
+        return cls(user_agent=settings.nws_user_agent, clock=clock, **kwargs)
 
     @property
     def health(self) -> UpstreamHealth:

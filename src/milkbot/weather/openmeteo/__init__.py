@@ -1,0 +1,1 @@
+"""The Open-Meteo adapter (secondary provider): forecast and ensemble APIs."""
