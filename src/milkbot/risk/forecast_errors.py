@@ -56,8 +56,14 @@ def forecast_errors(
     )
     out: dict[str, dict[date, float]] = {}
     by_key = {v: k for k, v in stations.items()}
-    for row in joined.itertuples(index=False):
-        city = by_key[str(row.station)]
-        err = float(row.tmax_f) - float(row.tmax_f_fc)
-        out.setdefault(city, {})[row.target_date] = err
+    for station, day, observed, forecast in zip(
+        joined["station"].astype(str).tolist(),
+        joined["target_date"].tolist(),
+        joined["tmax_f"].astype(float).tolist(),
+        joined["tmax_f_fc"].astype(float).tolist(),
+        strict=True,
+    ):
+        if not isinstance(day, date):
+            raise DatasetError(f"target_date {day!r} is not a date")
+        out.setdefault(by_key[station], {})[day] = observed - forecast
     return out
