@@ -427,3 +427,86 @@ def test_resting_orders_never_exceed_caps(seq) -> None:
         assert s.total_wc <= TIGHT.total
         assert all(wc <= TIGHT.per_event for wc in s.event_wc.values())
         assert all(p.worst_case_loss() <= TIGHT.per_market for p in s.positions.values())
+
+
+def _event_opportunity(city: str, probs: list[float], asks: list[str]):
+    from milkbot.domain.intents import BracketOpportunity, EventOpportunity
+    from tests.risk.conftest import CLOSE, FEES
+
+    brackets = tuple(
+        BracketOpportunity(
+            market_ticker(city, i),
+            event_ticker(city),
+            city,
+            i,
+            p,
+            0.0,
+            D(a) - D("0.02"),
+            D(a),
+            D(500),
+            D(500),
+            FEES,
+            CLOSE,
+            NOW,
+            NOW,
+        )
+        for i, (p, a) in enumerate(zip(probs, asks, strict=True))
+    )
+    return EventOpportunity(event_ticker(city), city, brackets, exhaustive=True)
+
+
+def test_plan_sizes_jointly_and_checks_every_leg() -> None:
+    eng = engine(per_event=D(30))
+    led = ledger_with_events(["NYC"])
+    clk = clock()
+    ev = _event_opportunity(
+        "NYC",
+        [0.05, 0.15, 0.40, 0.30, 0.08, 0.02],
+        ["0.06", "0.16", "0.25", "0.22", "0.10", "0.03"],
+    )
+    sized, decisions = eng.plan(ev, state_of(led, clk), clk, lambda leg: f"i-{leg.market_ticker}")
+    assert sized.plan == "yes-set"
+    assert [it.market_ticker for it, _ in decisions] == [leg.market_ticker for leg in sized.legs]
+    assert {it.market_ticker for it, _ in decisions} == {
+        market_ticker("NYC", 2),
+        market_ticker("NYC", 3),
+    }
+    # Kelly wants 227 + 171 contracts (about $100); the $30 event cap shrinks both legs by one
+    # factor: 69 at 0.25 (+0.91 fee) and 51 at 0.22 (+0.62) = $30.00 at risk if another
+    # bracket wins.
+    assert [(it.count, d.action) for it, d in decisions] == [
+        (D(69), DecisionAction.ALLOW),
+        (D(51), DecisionAction.ALLOW),
+    ]
+    assert [leg.count for leg in sized.legs] == [D(227), D(171)]
+    assert [c.after for c in decisions[1][1].caps if c.layer == "event"] == [D("30.00")]
+    assert decisions[0][0].intent_id == f"i-{decisions[0][0].market_ticker}"
+
+
+def test_plan_scales_kelly_by_effective_number_of_bets() -> None:
+    clusters = cluster_map({"east": ["NYC", "PHIL"]})
+    clusters = ClusterMap(
+        "t",
+        NOW,
+        NOW.date(),
+        NOW.date(),
+        ("NYC", "PHIL"),
+        {"NYC": "east", "PHIL": "east"},
+        ((1.0, 0.6), (0.6, 1.0)),
+    )
+    led = ledger_with_events(["NYC", "PHIL"])
+    clk = clock()
+    probs, asks = (
+        [0.05, 0.15, 0.40, 0.30, 0.08, 0.02],
+        ["0.06", "0.16", "0.25", "0.22", "0.10", "0.03"],
+    )
+    alone = engine()
+    alone.clusters = clusters
+    s_alone, _ = alone.plan(_event_opportunity("NYC", probs, asks), state_of(led, clk), clk, str)
+    assert s_alone.correlation_scale == 1.0
+    # PHIL already has exposure: NYC's bet is scaled by n_eff / n = (2 / 1.6) / 2 = 0.625
+    it = intent("PHIL", 0, count=10, price="0.30")
+    fill_decision(led, it, alone.check(it, state_of(led, clk), clk), "p")
+    s_corr, _ = alone.plan(_event_opportunity("NYC", probs, asks), state_of(led, clk), clk, str)
+    assert s_corr.correlation_scale == pytest.approx(0.625)
+    assert sum(leg.count for leg in s_corr.legs) < sum(leg.count for leg in s_alone.legs)

@@ -10,15 +10,15 @@ and headroom used.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
 from milkbot.clock import Clock
 from milkbot.domain.fees import FeeModel
-from milkbot.domain.intents import ONE, ZERO, CancelIntent, OrderIntent
+from milkbot.domain.intents import ONE, ZERO, CancelIntent, EventOpportunity, OrderIntent
 from milkbot.domain.ledger import apply_trade, event_worst_case_loss
 from milkbot.errors import RiskRejection
 from milkbot.risk.breakers import (
@@ -30,9 +30,9 @@ from milkbot.risk.breakers import (
     TradingState,
 )
 from milkbot.risk.clusters import ClusterMap
-from milkbot.risk.exposure import PortfolioState
+from milkbot.risk.exposure import PendingOrder, PortfolioState
 from milkbot.risk.limits import RiskLimits
-from milkbot.risk.sizing import floor_to_step
+from milkbot.risk.sizing import SizedLeg, SizingResult, floor_to_step, leg_to_intent, size_event
 
 
 class DecisionAction(StrEnum):
@@ -66,6 +66,8 @@ class ReasonCode(StrEnum):
     BELOW_MINIMUM_SIZE = "BELOW_MINIMUM_SIZE"
 
 
+PLAN_SEARCH_STEPS = 14
+
 _LAYER_REASON = {
     "market": ReasonCode.MARKET_CAP,
     "event": ReasonCode.EVENT_CAP,
@@ -73,6 +75,15 @@ _LAYER_REASON = {
     "cluster": ReasonCode.CLUSTER_CAP,
     "total": ReasonCode.TOTAL_CAP,
 }
+
+
+_CAP_REASONS = frozenset(
+    {
+        ReasonCode.ORDER_CONTRACTS_CAP,
+        ReasonCode.ORDER_NOTIONAL_CAP,
+        *_LAYER_REASON.values(),
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,6 +366,78 @@ class RiskEngine:
             trips=trip_names,
             usage=usage,
         )
+
+    def plan(
+        self,
+        event: EventOpportunity,
+        portfolio: PortfolioState,
+        clock: Clock,
+        intent_id: Callable[[SizedLeg], str],
+        *,
+        pending: Sequence[PendingOrder] = (),
+    ) -> tuple[SizingResult, list[tuple[OrderIntent, RiskDecision]]]:
+        """Size an event's brackets jointly, then pass every leg through :meth:`check`.
+
+        The bankroll is the portfolio's equity; the Kelly stake is scaled by ``n_eff / n`` of
+        the city's cluster among the cities already at risk. Each approved leg is counted
+        as a resting order before the next leg is checked. When a cap would cut the plan,
+        all legs are shrunk by one common factor (bisection) so they keep their proportions.
+        ``pending`` must be the resting orders ``portfolio`` was built with.
+        """
+        scale = 1.0
+        if self.clusters is not None:
+            scale = self.clusters.correlation_scale(event.city, portfolio.cities())
+        sized = size_event(
+            event,
+            portfolio.equity,
+            self.limits.sizing,
+            correlation_scale=scale,
+            count_step=self.limits.caps.count_step,
+        )
+        by_ticker = {b.market_ticker: b for b in event.brackets}
+        step = self.limits.caps.count_step
+
+        def run(factor: Decimal) -> list[tuple[OrderIntent, RiskDecision]]:
+            out: list[tuple[OrderIntent, RiskDecision]] = []
+            resting = list(pending)
+            state = portfolio
+            for leg in sized.legs:
+                count = floor_to_step(leg.count * factor, step)
+                if count <= 0:
+                    continue
+                intent = leg_to_intent(leg, by_ticker[leg.market_ticker], intent_id(leg))
+                intent = replace(intent, count=count)
+                decision = self.check(intent, state, clock)
+                out.append((intent, decision))
+                if decision.allowed:
+                    resting.append(PendingOrder.from_intent(intent, decision.approved))
+                    state = PortfolioState.build(
+                        portfolio.actual,
+                        portfolio.events,
+                        portfolio.market_event,
+                        equity=portfolio.equity,
+                        high_water_mark=portfolio.high_water_mark,
+                        pending=resting,
+                    )
+            return out
+
+        def full(result: list[tuple[OrderIntent, RiskDecision]]) -> bool:
+            return all(d.action is DecisionAction.ALLOW for _, d in result)
+
+        out = run(ONE)
+        capped = any(d.reason in _CAP_REASONS for _, d in out)
+        if full(out) or not capped:
+            return sized, out
+        # A cap binds: shrink all legs together so the joint plan keeps its proportions.
+        lo, hi, best = ZERO, ONE, None
+        for _ in range(PLAN_SEARCH_STEPS):
+            mid = (lo + hi) / 2
+            trial = run(mid)
+            if trial and full(trial):
+                lo, best = mid, trial
+            else:
+                hi = mid
+        return sized, best if best is not None else out
 
     def _layers(
         self, intent: OrderIntent, portfolio: PortfolioState
