@@ -88,6 +88,8 @@ def side_action(
             return OutcomeSide(side), Action(action)
         if outcome_side:
             return OutcomeSide(outcome_side), Action.BUY
+        if side:  # the deprecated ``side`` alone is the outcome side
+            return OutcomeSide(side), Action.BUY
         if book_side:
             return (OutcomeSide.YES if book_side == "bid" else OutcomeSide.NO), Action.BUY
     except ValueError as exc:
