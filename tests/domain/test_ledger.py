@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal as D
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -207,3 +209,54 @@ def test_event_worst_case_equals_brute_force(legs) -> None:
         payout = sum((p.payout(t == winner) for t, p in positions.items()), D(0))
         losses.append(cost - payout)
     assert event_worst_case_loss(positions, TICKERS, exhaustive=True) == max(D(0), *losses)
+
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "risk"
+
+
+def _payload(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text())["payload"]
+
+
+def test_real_settlements_pay_what_kalshi_paid() -> None:
+    """Rebuild each settled position of a real capture and settle it: the payout equals
+    Kalshi's ``revenue`` (cents) for YES and NO holders, including a fractional count."""
+    settlements = _payload("real-2026-08_GET-portfolio-settlements_redacted.json")["settlements"]
+    assert len(settlements) == 22
+    for i, s in enumerate(settlements):
+        led = Ledger(D("100"))
+        yes_n, no_n = D(s["yes_count_fp"]), D(s["no_count_fp"])
+        side, n, cost = (
+            (Side.YES, yes_n, D(s["yes_total_cost_dollars"]))
+            if yes_n
+            else (Side.NO, no_n, D(s["no_total_cost_dollars"]))
+        )
+        fee = D(s["fee_cost"])
+        led.apply_fill(
+            Fill(f"s{i}", s["ticker"], s["event_ticker"], side, Action.BUY, n, cost / n, fee, T0)
+        )
+        assert led.positions[s["ticker"]].contracts == (n if side is Side.YES else -n)
+        payout = led.settle(s["ticker"], Side(s["market_result"]))
+        assert payout * 100 == s["revenue"], s
+        assert led.realized == payout - cost - fee
+        assert led.cash == D("100") + led.realized
+
+
+def test_real_fills_apply_with_kalshi_signs_and_fees() -> None:
+    fills = _payload("real-2026-08_GET-portfolio-fills_redacted.json")["fills"]
+    led = Ledger(D("1000"))
+    spent = D(0)
+    for f in fills:
+        side = Side(f["outcome_side"])
+        price = D(f["yes_price_dollars"] if side is Side.YES else f["no_price_dollars"])
+        count, fee = D(f["count_fp"]), D(f["fee_cost"])
+        fill_ = Fill(
+            f["fill_id"], f["ticker"], f["ticker"], side, Action(f["action"]), count, price, fee, T0
+        )
+        assert led.apply_fill(fill_)
+        assert not led.apply_fill(fill_)
+        spent += count * price + fee
+    assert led.cash == D("1000") - spent
+    assert led.fees_paid == sum((D(f["fee_cost"]) for f in fills), D(0))
+    no_buys = {f["ticker"] for f in fills if f["outcome_side"] == "no"}
+    assert no_buys and all(led.positions[t].contracts < 0 for t in no_buys)
