@@ -225,3 +225,23 @@ def test_milder_trip_never_lowers_and_scopes_are_independent() -> None:
         board.trip(BreakerKind.MANUAL, city, TradingState.ACTIVE, NOW)
     with pytest.raises(ConfigError):
         board.observe_data_age(BreakerKind.DAILY_LOSS, city, None, NOW)
+
+
+def test_latches_survive_a_restart_through_a_json_snapshot() -> None:
+    import json
+
+    led, eng = setup(daily_loss=D(100))
+    observe(led, eng, {}, NOW)
+    buy(led, "f1", 0, 400, "0.60")
+    observe(led, eng, mark("0.35"), NOW + timedelta(minutes=1))
+    eng.breakers.halt(Scope(ScopeKind.CITY, "CHI"), "ops", "storm", NOW)
+    blob = json.dumps(eng.breakers.snapshot())
+    restored = BreakerBoard.restore(eng.breakers.limits, json.loads(blob))
+    assert restored.state(GLOBAL) is TradingState.HALTED
+    assert restored.state(Scope(ScopeKind.CITY, "CHI")) is TradingState.HALTED
+    assert set(restored.all_trips()) == set(eng.breakers.all_trips())
+    # The day's baseline is kept: after a reset the same loss trips again.
+    restored.reset(GLOBAL, "ops", "restart check", NOW)
+    restored.observe_equity(led.mark(mark("0.35"), NOW + timedelta(minutes=2)))
+    assert restored.state(GLOBAL) is TradingState.HALTED
+    assert [c.to_record()["cause"] for c in restored.log] == ["reset", "trip"]

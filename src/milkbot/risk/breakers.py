@@ -12,7 +12,7 @@ threshold trips again at the next observation.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -90,6 +90,32 @@ class Trip:
     threshold: str
     detail: str = ""
 
+    def to_record(self) -> dict[str, str]:
+        """A JSON-ready dict (for persisting latched trips across restarts)."""
+        return {
+            "kind": self.kind.value,
+            "scope_kind": self.scope.kind.value,
+            "scope_key": self.scope.key,
+            "state": self.state.value,
+            "at": self.at.isoformat(),
+            "measure": self.measure,
+            "threshold": self.threshold,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, str]) -> Trip:
+        """Rebuild a trip from :meth:`to_record` output."""
+        return cls(
+            BreakerKind(record["kind"]),
+            Scope(ScopeKind(record["scope_kind"]), record["scope_key"]),
+            TradingState(record["state"]),
+            datetime.fromisoformat(record["at"]),
+            record.get("measure", ""),
+            record.get("threshold", ""),
+            record.get("detail", ""),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class StateChange:
@@ -104,6 +130,19 @@ class StateChange:
     operator: str = ""
     reason: str = ""
 
+    def to_record(self) -> dict[str, str]:
+        """A JSON-ready dict for the audit log."""
+        return {
+            "at": self.at.isoformat(),
+            "scope": str(self.scope),
+            "kind": self.kind.value,
+            "old_state": self.old_state.value,
+            "new_state": self.new_state.value,
+            "cause": self.cause,
+            "operator": self.operator,
+            "reason": self.reason,
+        }
+
 
 @dataclass
 class BreakerBoard:
@@ -117,6 +156,37 @@ class BreakerBoard:
     _last_equity: Decimal | None = field(default=None, repr=False)
     _streak: dict[str, int] = field(default_factory=dict, repr=False)
     _outcomes: deque[bool] = field(default_factory=deque, repr=False)
+
+    # -- persistence --------------------------------------------------------------------
+    def snapshot(self) -> dict[str, object]:
+        """The latched trips and the daily-loss baseline, JSON-ready; a restart must restore
+        them so that no latch is lost."""
+        return {
+            "trips": [t.to_record() for t in self.all_trips()],
+            "day": None if self._day is None else self._day.isoformat(),
+            "day_open": None if self._day_open is None else str(self._day_open),
+            "last_equity": None if self._last_equity is None else str(self._last_equity),
+        }
+
+    @classmethod
+    def restore(cls, limits: BreakerLimits, snapshot: Mapping[str, object]) -> BreakerBoard:
+        """Rebuild a board from :meth:`snapshot` output (the log starts empty)."""
+        board = cls(limits)
+        trips = snapshot.get("trips", [])
+        if not isinstance(trips, list):
+            raise ConfigError("breaker snapshot 'trips' must be a list")
+        for rec in trips:
+            trip = Trip.from_record(rec)
+            board._trips.setdefault(trip.scope, {})[trip.kind] = trip
+        day, day_open, last = (
+            snapshot.get("day"),
+            snapshot.get("day_open"),
+            snapshot.get("last_equity"),
+        )
+        board._day = date.fromisoformat(day) if isinstance(day, str) else None
+        board._day_open = Decimal(day_open) if isinstance(day_open, str) else None
+        board._last_equity = Decimal(last) if isinstance(last, str) else None
+        return board
 
     # -- states -------------------------------------------------------------------------
     def trips_at(self, scope: Scope) -> tuple[Trip, ...]:
