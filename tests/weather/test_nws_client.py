@@ -204,7 +204,7 @@ async def test_retries_5xx_with_jittered_backoff(upstream: Upstream, clock: Fixe
     assert len(sleeper.delays) == 2
     assert 0.25 <= sleeper.delays[0] <= 0.5
     assert 0.5 <= sleeper.delays[1] <= 1.0
-    assert not client.health.outage
+    assert not client.observations_health.outage
     # Same seed, same delays: the jitter is deterministic under test.
     again = Sleeper()
     client2 = _client(Upstream(), clock, again)
@@ -220,7 +220,7 @@ async def test_4xx_is_not_retried(upstream: Upstream, clock: FixedClock) -> None
     with pytest.raises(UpstreamError, match="HTTP 400"):
         await client.latest_observation(DEN)
     assert len(upstream.requests) == 1
-    assert client.health.consecutive_failures == 0
+    assert client.observations_health.consecutive_failures == 0
 
 
 async def test_outage_opens_fails_fast_and_recovers(upstream: Upstream, clock: FixedClock) -> None:
@@ -230,7 +230,8 @@ async def test_outage_opens_fails_fast_and_recovers(upstream: Upstream, clock: F
     for _ in range(2):
         with pytest.raises(TransientUpstreamError):
             await client.latest_observation(DEN)
-    assert client.health.outage
+    assert client.observations_health.outage
+    assert not client.health.outage  # forecasts have their own circuit
     before = len(upstream.requests)
     with pytest.raises(ProviderOutageError):
         await client.latest_observation(DEN)
@@ -238,7 +239,7 @@ async def test_outage_opens_fails_fast_and_recovers(upstream: Upstream, clock: F
     upstream.routes[path] = [body(nws_json("stations_KFLL_observations_latest_pynws.json"))]
     clock.advance(timedelta(minutes=3))  # past the cool-down: one probe goes out
     await client.latest_observation(DEN)
-    assert not client.health.outage
+    assert not client.observations_health.outage
 
 
 async def test_transport_errors_are_retried(upstream: Upstream, clock: FixedClock) -> None:

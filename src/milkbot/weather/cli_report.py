@@ -9,6 +9,7 @@ certainty raises :class:`ParseError`; it never guesses a number.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 
@@ -313,3 +314,17 @@ def parse_cli(text: str, station: Station | None = None) -> CliReport:
     if len(reports) != 1:
         raise ParseError(f"product holds {len(reports)} summaries; name the station")
     return reports[0]
+
+
+def latest_settling_report(reports: Iterable[CliReport], climate_date: date) -> CliReport | None:
+    """The report that settles ``climate_date``: the latest-issued final or correction.
+
+    Preliminary reports never settle. Returns None when no final report is known yet.
+    Raises :class:`ParseError` when two settling reports have no comparable issue time.
+    """
+    candidates = [r for r in reports if r.kind.settles and r.climate_date == climate_date]
+    if not candidates:
+        return None
+    if len(candidates) > 1 and any(r.issued_at is None for r in candidates):
+        raise ParseError(f"several reports for {climate_date} without an issue time")
+    return max(candidates, key=lambda r: r.issued_at or datetime.min.replace(tzinfo=UTC))

@@ -82,16 +82,20 @@ class NwsClient:
         self._sink = snapshot_sink
         self._points_ttl = points_ttl
         self._points: dict[str, tuple[GridPoint, datetime]] = {}
-        self.fetcher = CachingFetcher(
-            provider="nws",
-            clock=clock,
-            headers={"User-Agent": user_agent, "Accept": GEO_JSON},
-            transport=transport,
-            rng=rng or random.Random(),
-            sleep=sleep,
-            max_attempts=max_attempts,
-            health=UpstreamHealth("nws", threshold=outage_threshold, cooldown=outage_cooldown),
-            is_hard_failure=is_expired_grid,
+        # Two circuits: an expired forecast grid must not stop observations or the CLI.
+        self.fetcher, self.obs_fetcher = (
+            CachingFetcher(
+                provider=name,
+                clock=clock,
+                headers={"User-Agent": user_agent, "Accept": GEO_JSON},
+                transport=transport,
+                rng=rng or random.Random(),
+                sleep=sleep,
+                max_attempts=max_attempts,
+                health=UpstreamHealth(name, threshold=outage_threshold, cooldown=outage_cooldown),
+                is_hard_failure=is_expired_grid,
+            )
+            for name in ("nws", "nws-obs")
         )
 
     @classmethod
@@ -101,12 +105,18 @@ class NwsClient:
 
     @property
     def health(self) -> UpstreamHealth:
-        """The outage circuit; ``health.outage`` tells the trader to fall back."""
+        """The forecast circuit; ``health.outage`` tells the trader to fall back."""
         return self.fetcher.circuit
 
+    @property
+    def observations_health(self) -> UpstreamHealth:
+        """The circuit of observations and text products (the CLI)."""
+        return self.obs_fetcher.circuit
+
     async def aclose(self) -> None:
-        """Close the HTTP client."""
+        """Close the HTTP clients."""
         await self.fetcher.aclose()
+        await self.obs_fetcher.aclose()
 
     async def _get(
         self,
@@ -117,8 +127,10 @@ class NwsClient:
         params: dict[str, str] | None = None,
         accept: str = GEO_JSON,
         issued_at: Callable[[Any], datetime | None] | None = None,
+        forecast: bool = True,
     ) -> tuple[FetchResult, Any]:
-        result = await self.fetcher.get(url, params, headers={"Accept": accept})
+        fetcher = self.fetcher if forecast else self.obs_fetcher
+        result = await fetcher.get(url, params, headers={"Accept": accept})
         payload = result.json()
         if self._sink is not None and not result.from_cache:
             issued = issued_at(payload) if issued_at is not None else None
@@ -191,7 +203,7 @@ class NwsClient:
         """The latest observation at the station."""
         url = f"{self._base}/stations/{station.icao}/observations/latest"
         _, payload = await self._get(
-            url, station=station, kind="observation-latest", issued_at=_update_time
+            url, station=station, kind="observation-latest", issued_at=_update_time, forecast=False
         )
         return parsing.parse_observation(payload)
 
@@ -201,7 +213,9 @@ class NwsClient:
         """Observations with ``start <= timestamp <= end``, oldest first."""
         url = f"{self._base}/stations/{station.icao}/observations"
         params = {"start": start.isoformat(), "end": end.isoformat()}
-        _, payload = await self._get(url, station=station, kind="observations", params=params)
+        _, payload = await self._get(
+            url, station=station, kind="observations", params=params, forecast=False
+        )
         return parsing.parse_observations(payload)
 
     async def climate_day_observations(
@@ -221,7 +235,9 @@ class NwsClient:
     async def cli_products(self, station: Station) -> tuple[ProductRef, ...]:
         """The listed CLI issuances of the station's product, newest first."""
         url = f"{self._base}/products/types/CLI/locations/{station.cli_location}"
-        _, payload = await self._get(url, station=station, kind="cli-list", accept=LD_JSON)
+        _, payload = await self._get(
+            url, station=station, kind="cli-list", accept=LD_JSON, forecast=False
+        )
         return parsing.parse_product_list(payload)
 
     async def product(self, station: Station, product_id: str) -> TextProduct:
@@ -232,7 +248,8 @@ class NwsClient:
             station=station,
             kind="cli",
             accept=LD_JSON,
-            issued_at=lambda p: _issuance(p),
+            issued_at=_issuance,
+            forecast=False,
         )
         return parsing.parse_product(payload)
 

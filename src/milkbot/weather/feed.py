@@ -1,0 +1,108 @@
+"""One call for the trader: a station's forecasts and observed maximum for a climate day.
+
+NWS comes first (the raw grid: hourly temperatures over the LST climate day and the NDFD
+daytime maximum). When NWS is in outage, fails, or has nothing for the day, Open-Meteo's
+ensemble (hourly members aggregated over the LST day) is used instead. Every failure is
+reported in ``errors``; nothing is invented to fill a gap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from milkbot.clock import Clock
+from milkbot.domain.climate_day import running_max
+from milkbot.domain.stations import Station
+from milkbot.domain.weather import Forecast
+from milkbot.errors import DataError, UpstreamError
+from milkbot.weather.nws import parsing
+from milkbot.weather.nws.client import NwsClient
+from milkbot.weather.openmeteo.client import DEFAULT_ENSEMBLE_MODELS, OpenMeteoClient
+
+
+@dataclass(frozen=True, slots=True)
+class StationWeather:
+    """What Milkbot knows about one station's climate day at ``as_of``."""
+
+    station: str
+    climate_date: date
+    as_of: datetime
+    forecasts: tuple[Forecast, ...]
+    observed_max_f: float | None
+    nws_outage: bool
+    used_fallback: bool
+    errors: tuple[str, ...]
+
+
+class WeatherFeed:
+    """NWS first, Open-Meteo as the fallback."""
+
+    def __init__(
+        self,
+        *,
+        nws: NwsClient,
+        clock: Clock,
+        openmeteo: OpenMeteoClient | None = None,
+        ensemble_models: Sequence[str] = DEFAULT_ENSEMBLE_MODELS,
+    ) -> None:
+        self._nws = nws
+        self._om = openmeteo
+        self._clock = clock
+        self._models = tuple(ensemble_models)
+
+    async def _nws_forecasts(
+        self, station: Station, day: date, errors: list[str]
+    ) -> list[Forecast]:
+        try:
+            grid = await self._nws.grid_data(station)
+        except (UpstreamError, DataError) as e:
+            errors.append(f"nws grid: {e}")
+            return []
+        try:
+            hourly = parsing.hourly_climate_day_max(
+                [(v.start, v.end, v.value_f) for v in grid.temperature],
+                station,
+                grid.update_time,
+                "nws-grid-hourly",
+            )
+        except DataError as e:
+            errors.append(f"nws grid hourly: {e}")
+            hourly = ()
+        found = [*hourly, *parsing.grid_max_temperature(grid, station, grid.update_time)]
+        return [f for f in found if f.target_date == day]
+
+    async def _observed_max(self, station: Station, day: date, errors: list[str]) -> float | None:
+        try:
+            obs = await self._nws.climate_day_observations(station, day)
+        except (UpstreamError, DataError) as e:
+            errors.append(f"nws observations: {e}")
+            return None
+        return running_max(
+            [(o.observed_at, o.temp_f) for o in obs], day, station, as_of=self._clock.now()
+        )
+
+    async def gather(self, station: Station, day: date) -> StationWeather:
+        """Forecasts for ``day`` and the observed maximum so far (None before any report)."""
+        errors: list[str] = []
+        forecasts = await self._nws_forecasts(station, day, errors)
+        observed = await self._observed_max(station, day, errors)
+        fallback = False
+        if self._om is not None and (self._nws.health.outage or not forecasts):
+            fallback = True
+            try:
+                found = await self._om.ensemble_climate_day_max(station, self._models)
+                forecasts += [f for f in found if f.target_date == day]
+            except (UpstreamError, DataError) as e:
+                errors.append(f"open-meteo: {e}")
+        return StationWeather(
+            station=station.icao,
+            climate_date=day,
+            as_of=self._clock.now(),
+            forecasts=tuple(forecasts),
+            observed_max_f=observed,
+            nws_outage=self._nws.health.outage,
+            used_fallback=fallback,
+            errors=tuple(errors),
+        )
