@@ -32,7 +32,9 @@ def shared_reference() -> Path:
     return _require(SHARED / "reference")
 
 
-PG_ADMIN_URL = os.environ.get("MILKBOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "MILKBOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def _pg_admin_engine():  # type: ignore[no-untyped-def]
@@ -69,9 +71,7 @@ def pg_url():  # type: ignore[no-untyped-def]
     finally:
         with admin.connect() as conn:
             conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
-                ),
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
                 {"n": name},
             )
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))

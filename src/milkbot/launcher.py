@@ -98,6 +98,24 @@ def demo_children(settings: Settings, *, speed: float) -> list[Child]:
     ]
 
 
+def _summary(body: object) -> str:
+    """A few telling fields of a child's JSON health answer."""
+    if not isinstance(body, dict):
+        return ""
+    keys = (
+        "sim_time",
+        "clock",
+        "steps",
+        "settlements",
+        "exported_rows",
+        "dropped_rows",
+        "database",
+        "last_error",
+    )
+    parts = [f"{k}={body[k]}" for k in keys if body.get(k) not in (None, "")]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 class Supervisor:
     """Starts children, watches them, and guarantees none survives :meth:`stop`."""
 
@@ -141,6 +159,8 @@ class Supervisor:
                 r = client.get(child.health_url)
                 child.healthy = r.status_code == 200
                 child.detail = "healthy" if child.healthy else f"HTTP {r.status_code}"
+                if r.headers.get("content-type", "").startswith("application/json"):
+                    child.detail += _summary(r.json())
             except httpx.HTTPError as e:
                 child.healthy = False
                 child.detail = f"not answering ({type(e).__name__})"

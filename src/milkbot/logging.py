@@ -48,6 +48,9 @@ def configure_logging(*, level: str = "info", fmt: str = "console", service: str
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # One line per significant event: per-request lines of HTTP clients are noise.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 
 def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:

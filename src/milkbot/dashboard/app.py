@@ -50,18 +50,18 @@ def _bracket_chart(brackets: list[dict[str, Any]]) -> alt.Chart:
         alt.Chart(frame)
         .mark_bar()
         .encode(
-            x=alt.X("bracket:N", sort=order, title=None, axis=alt.Axis(labelAngle=-40)),
-            xOffset="who:N",
-            y=alt.Y(
+            y=alt.Y("bracket:N", sort=order, title=None),
+            yOffset="who:N",
+            x=alt.X(
                 "probability:Q",
                 scale=alt.Scale(domain=[0, 1]),
                 title=None,
-                axis=alt.Axis(format="%"),
+                axis=alt.Axis(format="%", tickCount=3),
             ),
             color=alt.Color("who:N", legend=alt.Legend(orient="bottom", title=None)),
             tooltip=["bracket", "who", alt.Tooltip("probability:Q", format=".0%")],
         )
-        .properties(height=170)
+        .properties(height=alt.Step(12))
     )
     return chart
 
