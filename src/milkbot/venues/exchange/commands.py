@@ -131,13 +131,15 @@ def register(app: typer.Typer) -> None:
         assert state.replay is not None
         first = _parse_start(start) or state.replay.start_time
         state.engine.clock = AcceleratedClock(first, speed)
+        bind_host = settings.exchange_host if host is None else host
+        bind_port = settings.exchange_port if port is None else port
         typer.echo(
             f"exchange: {len(state.infos)} markets, replay from {first.isoformat()} at x{speed}, "
-            f"http://{settings.exchange_host if host is None else host}:{settings.exchange_port if port is None else port}/trade-api/v2"
+            f"http://{bind_host}:{bind_port}/trade-api/v2"
         )
         uvicorn.run(
             create_app(state),
-            host=settings.exchange_host if host is None else host,
-            port=settings.exchange_port if port is None else port,
+            host=bind_host,
+            port=bind_port,
             log_level="warning",
         )
