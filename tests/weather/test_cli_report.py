@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
@@ -12,7 +13,12 @@ from hypothesis import strategies as st
 from milkbot.domain.stations import by_city
 from milkbot.domain.weather import CliKind, CliReport
 from milkbot.errors import ParseError
-from milkbot.weather.cli_report import parse_cli, parse_cli_product, report_for_station
+from milkbot.weather.cli_report import (
+    latest_settling_report,
+    parse_cli,
+    parse_cli_product,
+    report_for_station,
+)
 
 CLI_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "nws" / "cli"
 
@@ -303,3 +309,23 @@ def test_mutated_real_products_never_give_a_wrong_number(
         assert got == want
     for r in reports:
         assert r.max_f is None or -90 <= r.max_f <= 140
+
+
+def test_latest_settling_report_prefers_the_latest_final_or_correction() -> None:
+    final = parse_cli(_text("CLIEWN_2014-09-28_correction.txt"))
+    assert final.kind is CliKind.CORRECTION
+    day = final.climate_date
+    earlier_final = dataclasses.replace(
+        final, kind=CliKind.FINAL, max_f=84, issued_at=datetime(2014, 9, 29, 6, tzinfo=UTC)
+    )
+    prelim = dataclasses.replace(
+        final, kind=CliKind.PRELIMINARY, max_f=85, issued_at=datetime(2014, 10, 30, tzinfo=UTC)
+    )
+    chosen = latest_settling_report([earlier_final, prelim, final], day)
+    assert chosen is final and chosen.max_f == 83
+    assert latest_settling_report([earlier_final, prelim], day) is earlier_final
+    assert latest_settling_report([prelim], day) is None
+    assert latest_settling_report([final], date(2014, 9, 29)) is None
+    undated = dataclasses.replace(earlier_final, issued_at=None)
+    with pytest.raises(ParseError, match="issue time"):
+        latest_settling_report([undated, final], day)
