@@ -245,3 +245,70 @@ def test_latches_survive_a_restart_through_a_json_snapshot() -> None:
     restored.observe_equity(led.mark(mark("0.35"), NOW + timedelta(minutes=2)))
     assert restored.state(GLOBAL) is TradingState.HALTED
     assert [c.to_record()["cause"] for c in restored.log] == ["reset", "trip"]
+
+
+def test_city_and_cluster_daily_loss_reduce_only_that_scope() -> None:
+    import json
+
+    led = Ledger(D(1000))
+    for city in ("NYC", "CHI", "PHIL"):
+        led.register_event(event_spec(city))
+    eng = RiskEngine.create(
+        RiskLimits(
+            caps=OPEN_CAPS,
+            breakers=BreakerLimits(city_daily_loss=D(40), cluster_daily_loss=D(60)),
+        )
+    )
+    cluster_of = {"NYC": "east", "PHIL": "east", "CHI": "chi"}.get
+
+    def city_fill(fid: str, city: str, count: int, price: str) -> None:
+        p = D(price)
+        led.apply_fill(
+            Fill(
+                fid,
+                market_ticker(city, 0),
+                f"KXHIGH{city}-25MAR01",
+                Side.YES,
+                Action.BUY,
+                D(count),
+                p,
+                FEES.taker_fee(D(count), p),
+                NOW,
+                city,
+            )
+        )
+
+    def marks(nyc: str, phil: str) -> dict[str, Mark]:
+        return {
+            market_ticker("NYC", 0): Mark(D(nyc), D(nyc) + D("0.02")),
+            market_ticker("PHIL", 0): Mark(D(phil), D(phil) + D("0.02")),
+        }
+
+    board = eng.breakers
+    board.observe_city_pnl(led.pnl_by_city({}), NOW, lambda c: cluster_of(c) or c)
+    # NYC: 100 YES at 0.50 (fee ceil(1.75) = 1.75); PHIL: 100 YES at 0.50.
+    city_fill("n", "NYC", 100, "0.50")
+    city_fill("p", "PHIL", 100, "0.50")
+    # Marked at 0.15 / 0.30: NYC P&L 15 - 51.75 = -36.75, PHIL 30 - 51.75 = -21.75,
+    # cluster east -58.50: nothing reaches its limit.
+    pnl = led.pnl_by_city(marks("0.15", "0.30"))
+    assert pnl == {"NYC": D("-36.75"), "PHIL": D("-21.75")}
+    assert (
+        board.observe_city_pnl(pnl, NOW + timedelta(minutes=1), lambda c: cluster_of(c) or c) == []
+    )
+    # NYC at 0.10: -41.75 -> NYC REDUCING; east -63.50 -> cluster REDUCING; CHI untouched.
+    pnl = led.pnl_by_city(marks("0.10", "0.30"))
+    trips = board.observe_city_pnl(pnl, NOW + timedelta(minutes=2), lambda c: cluster_of(c) or c)
+    assert {(t.scope.kind, t.scope.key) for t in trips} == {
+        (ScopeKind.CITY, "NYC"),
+        (ScopeKind.CLUSTER, "east"),
+    }
+    assert board.state(GLOBAL) is TradingState.ACTIVE
+    assert board.state(Scope(ScopeKind.CITY, "NYC")) is TradingState.REDUCING
+    assert board.state(Scope(ScopeKind.CITY, "CHI")) is TradingState.ACTIVE
+    # The baselines survive a restart.
+    restored = BreakerBoard.restore(board.limits, json.loads(json.dumps(board.snapshot())))
+    assert restored.state(Scope(ScopeKind.CLUSTER, "east")) is TradingState.REDUCING
+    restored.reset(Scope(ScopeKind.CITY, "NYC"), "ops", "ok", NOW)
+    restored.observe_city_pnl(pnl, NOW + timedelta(minutes=3))
+    assert restored.state(Scope(ScopeKind.CITY, "NYC")) is TradingState.REDUCING

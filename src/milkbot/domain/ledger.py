@@ -224,6 +224,7 @@ class Ledger:
     market_event: dict[str, str] = field(default_factory=dict, init=False)
     market_city: dict[str, str] = field(default_factory=dict, init=False)
     settled: dict[str, Side] = field(default_factory=dict, init=False)
+    realized_by_market: dict[str, Decimal] = field(default_factory=dict, init=False)
     _fill_ids: set[str] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -266,6 +267,7 @@ class Ledger:
         self.positions[fill.market_ticker] = res.position
         self.cash += res.cash_delta
         self.realized += res.realized
+        self._add_realized(fill.market_ticker, res.realized)
         self.fees_paid += fill.fee
         self._fill_ids.add(fill.fill_id)
         return True
@@ -280,8 +282,27 @@ class Ledger:
         payout = pos.payout(result is Side.YES)
         self.cash += payout
         self.realized += payout - pos.cost
+        self._add_realized(market_ticker, payout - pos.cost)
         self.settled[market_ticker] = result
         return payout
+
+    def _add_realized(self, market_ticker: str, amount: Decimal) -> None:
+        self.realized_by_market[market_ticker] = (
+            self.realized_by_market.get(market_ticker, ZERO) + amount
+        )
+
+    def pnl_by_city(self, marks: Mapping[str, Mark]) -> dict[str, Decimal]:
+        """Cumulative P&L (realized plus marked) per city; markets without a city are skipped."""
+        out: dict[str, Decimal] = {}
+        for ticker, amount in self.realized_by_market.items():
+            city = self.market_city.get(ticker)
+            if city:
+                out[city] = out.get(city, ZERO) + amount
+        for ticker, pos in self.positions.items():
+            city = self.market_city.get(ticker)
+            if city:
+                out[city] = out.get(city, ZERO) + pos.mark_value(marks.get(ticker)) - pos.cost
+        return out
 
     def unrealized(self, marks: Mapping[str, Mark]) -> Decimal:
         """Marked value minus cost basis of the open positions."""

@@ -12,7 +12,7 @@ threshold trips again at the next observation.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -156,6 +156,9 @@ class BreakerBoard:
     _last_equity: Decimal | None = field(default=None, repr=False)
     _streak: dict[str, int] = field(default_factory=dict, repr=False)
     _outcomes: deque[bool] = field(default_factory=deque, repr=False)
+    _scope_day: dict[Scope, date] = field(default_factory=dict, repr=False)
+    _scope_open: dict[Scope, Decimal] = field(default_factory=dict, repr=False)
+    _scope_last: dict[Scope, Decimal] = field(default_factory=dict, repr=False)
 
     # -- persistence --------------------------------------------------------------------
     def snapshot(self) -> dict[str, object]:
@@ -166,6 +169,16 @@ class BreakerBoard:
             "day": None if self._day is None else self._day.isoformat(),
             "day_open": None if self._day_open is None else str(self._day_open),
             "last_equity": None if self._last_equity is None else str(self._last_equity),
+            "scopes": [
+                {
+                    "scope_kind": scope.kind.value,
+                    "scope_key": scope.key,
+                    "day": day.isoformat(),
+                    "open": str(self._scope_open[scope]),
+                    "last": str(self._scope_last[scope]),
+                }
+                for scope, day in self._scope_day.items()
+            ],
         }
 
     @classmethod
@@ -186,6 +199,14 @@ class BreakerBoard:
         board._day = date.fromisoformat(day) if isinstance(day, str) else None
         board._day_open = Decimal(day_open) if isinstance(day_open, str) else None
         board._last_equity = Decimal(last) if isinstance(last, str) else None
+        scopes = snapshot.get("scopes", [])
+        if not isinstance(scopes, list):
+            raise ConfigError("breaker snapshot 'scopes' must be a list")
+        for rec in scopes:
+            scope = Scope(ScopeKind(rec["scope_kind"]), rec["scope_key"])
+            board._scope_day[scope] = date.fromisoformat(rec["day"])
+            board._scope_open[scope] = Decimal(rec["open"])
+            board._scope_last[scope] = Decimal(rec["last"])
         return board
 
     # -- states -------------------------------------------------------------------------
@@ -269,6 +290,7 @@ class BreakerBoard:
             old = self.state(scope)
             del per_scope[k]
             self._streak.pop(k.value, None)
+            self._streak.pop(f"SCOPE_LOSS:{scope}", None)
             if k is BreakerKind.DRAWDOWN:
                 self._streak.pop("DRAWDOWN_HALTED", None)
             if k is BreakerKind.ERROR_RATE:
@@ -329,6 +351,47 @@ class BreakerBoard:
                     detail=f"equity {point.equity}, high-water mark {point.high_water_mark}",
                 )
             )
+        return trips
+
+    def observe_city_pnl(
+        self,
+        pnl_by_city: Mapping[str, Decimal],
+        at: datetime,
+        cluster_of: Callable[[str], str] | None = None,
+    ) -> list[Trip]:
+        """Feed cumulative P&L per city (``Ledger.pnl_by_city``); trip REDUCING on a city or
+        cluster whose loss since 00:00 America/New_York reaches its limit."""
+        day = at.astimezone(KALSHI_DAY_TZ).date()
+        values: dict[Scope, Decimal] = {}
+        for city, pnl in pnl_by_city.items():
+            values[Scope(ScopeKind.CITY, city)] = pnl
+            if cluster_of is not None:
+                cl = Scope(ScopeKind.CLUSTER, cluster_of(city))
+                values[cl] = values.get(cl, Decimal(0)) + pnl
+        trips: list[Trip] = []
+        for scope, pnl in values.items():
+            if self._scope_day.get(scope) != day:
+                self._scope_day[scope] = day
+                self._scope_open[scope] = self._scope_last.get(scope, Decimal(0))
+            self._scope_last[scope] = pnl
+            loss = self._scope_open[scope] - pnl
+            limit = (
+                self.limits.city_daily_loss
+                if scope.kind is ScopeKind.CITY
+                else self.limits.cluster_daily_loss
+            )
+            if self._confirmed(f"SCOPE_LOSS:{scope}", loss >= limit):
+                trips.append(
+                    self.trip(
+                        BreakerKind.DAILY_LOSS,
+                        scope,
+                        TradingState.REDUCING,
+                        at,
+                        measure=str(loss),
+                        threshold=str(limit),
+                        detail=f"{scope} P&L {pnl} vs day open {self._scope_open[scope]}",
+                    )
+                )
         return trips
 
     def record_order_result(self, ok: bool, at: datetime) -> Trip | None:

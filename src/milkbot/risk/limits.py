@@ -101,6 +101,9 @@ class BreakerLimits:
         Loss (realized plus marked) since 00:00 America/New_York that halts new orders.
     drawdown_reducing, drawdown_halted : Decimal
         Fractional drawdowns from the high-water mark that switch to REDUCING and HALTED.
+    city_daily_loss, cluster_daily_loss : Decimal
+        Loss since 00:00 America/New_York of one city / one cluster that switches that
+        scope to REDUCING.
     confirmations : int
         Consecutive breaching equity observations needed before a loss breaker trips.
     max_quote_age, max_forecast_age : timedelta
@@ -116,6 +119,8 @@ class BreakerLimits:
     daily_loss: Decimal = Decimal("100")
     drawdown_reducing: Decimal = Decimal("0.10")
     drawdown_halted: Decimal = Decimal("0.20")
+    city_daily_loss: Decimal = Decimal("40")
+    cluster_daily_loss: Decimal = Decimal("70")
     confirmations: int = 1
     max_quote_age: timedelta = timedelta(minutes=2)
     max_forecast_age: timedelta = timedelta(hours=8)
@@ -128,6 +133,8 @@ class BreakerLimits:
             raise ConfigError("daily_loss must be positive")
         if not 0 < self.drawdown_reducing <= self.drawdown_halted < 1:
             raise ConfigError("need 0 < drawdown_reducing <= drawdown_halted < 1")
+        if self.city_daily_loss <= 0 or self.cluster_daily_loss <= 0:
+            raise ConfigError("city_daily_loss and cluster_daily_loss must be positive")
         if self.confirmations < 1:
             raise ConfigError("confirmations must be >= 1")
         if not 0 < self.error_rate <= 1:
