@@ -37,6 +37,7 @@ _COMMAND_MODULES: list[str] = [
     "milkbot.trader.commands",
     "milkbot.weather.commands",
     "milkbot.venues.exchange.commands",
+    "milkbot.venues.kalshi.commands",
     "milkbot.risk.commands",
 ]
 
