@@ -1,0 +1,1 @@
+"""Offline evaluation (``milkbot evaluate``) and calibration (``milkbot calibrate``)."""

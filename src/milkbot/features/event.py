@@ -1,0 +1,516 @@
+"""Event features as of a decision time, from recorded inputs only.
+
+Rules (no look-ahead):
+
+* a forecast is usable only if ``issued_at <= decision_time``, and never one whose source is
+  an archive of model analyses (``open-meteo-historical-forecast``) unless it was issued
+  before the decision time like any other row (its card sets ``issued_at`` to the end of the
+  day, so it is never usable for that same day);
+* an hourly value stamped ``ts`` is known only from ``ts + 1 h``;
+* a daily observation is known only 6 h after its climate day ends, and climatology uses
+  earlier years only (never the event day's own maximum);
+* a market price is the last quote (or trade) with ``ts <= decision_time`` and at most
+  ``MAX_PRICE_AGE`` old;
+* a settled label is known only ``LABEL_DELAY`` after the market's close.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from milkbot.datasets import Dataset
+from milkbot.domain.brackets import Bracket, is_partition
+from milkbot.domain.stations import by_icao
+from milkbot.errors import DataError, DatasetError
+
+MAX_PRICE_AGE = timedelta(hours=3)
+LABEL_DELAY = timedelta(hours=12)
+OBS_DELAY = timedelta(hours=6)
+HOURLY_DELAY = timedelta(hours=1)
+CLIMATOLOGY_WINDOW_DAYS = 15
+# Sources whose rows are archives of analyses, not advance forecasts (their cards say so).
+ARCHIVE_SOURCES = frozenset({"open-meteo-historical-forecast"})
+# Observation sources that measure the settlement quantity (calendar-day max, LST).
+SETTLEMENT_OBS_SOURCES = ("cli", "ghcnd")
+# Proxy truth (NWS daytime high): used only to fit forecast errors when nothing better exists.
+PROXY_OBS_SOURCES = ("nws-scs-daytime",)
+
+
+@dataclass(frozen=True, slots=True)
+class MarketPrice:
+    """The market's YES price of one bracket at the decision time."""
+
+    prob: float | None
+    scorable: bool  # two-sided quote, or a trade at most MAX_PRICE_AGE old
+    kind: str | None  # "quote", "trade" or None
+    age_hours: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ForecastInput:
+    """One usable forecast of the event's maximum."""
+
+    source: str
+    issued_at: datetime
+    tmax_f: float
+    sigma_f: float | None
+    hours_to_close: float
+
+
+@dataclass(frozen=True, slots=True)
+class EventFeatures:
+    """Everything a strategy may know about one event at ``decision_time``."""
+
+    event_ticker: str
+    city: str
+    station: str
+    event_date: date
+    decision_time: datetime
+    close_time: datetime
+    std_offset_hours: int
+    tickers: tuple[str, ...]
+    brackets: tuple[Bracket, ...]
+    market: tuple[MarketPrice, ...] | None = None
+    forecasts: tuple[ForecastInput, ...] = ()
+    running_max_f: float | None = None
+    hours_observed: float = 0.0
+    climatology: tuple[float, ...] = ()
+
+    @property
+    def hours_to_close(self) -> float:
+        """Hours from the decision time to the market close."""
+        return (self.close_time - self.decision_time).total_seconds() / 3600.0
+
+    @property
+    def is_partition(self) -> bool:
+        """Whether the brackets partition the whole-degree outcomes."""
+        return is_partition(self.brackets)
+
+    @property
+    def day_start(self) -> datetime:
+        """Start of the station's climate day (00:00 local standard time) in UTC."""
+        return climate_day_start(self.event_date, self.std_offset_hours)
+
+    @property
+    def local_standard_hour(self) -> float:
+        """Hours since the start of the climate day at the decision time."""
+        return (self.decision_time - self.day_start).total_seconds() / 3600.0
+
+    def latest_forecast(self, sources: Iterable[str] | None = None) -> ForecastInput | None:
+        """The most recently issued usable forecast, optionally of the given sources."""
+        allowed = None if sources is None else set(sources)
+        best: ForecastInput | None = None
+        for f in self.forecasts:
+            if allowed is not None and f.source not in allowed:
+                continue
+            if best is None or (f.issued_at, f.source) > (best.issued_at, best.source):
+                best = f
+        return best
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One city-day of markets with its labels (labels are never features)."""
+
+    event_ticker: str
+    city: str
+    station: str
+    event_date: date
+    close_time: datetime
+    std_offset_hours: int
+    tickers: tuple[str, ...]
+    brackets: tuple[Bracket, ...]
+    outcomes: tuple[int | None, ...]
+    settled_value: float | None
+    synthetic: bool = False
+
+    @property
+    def label_time(self) -> datetime:
+        """When the outcome is known (close plus the label delay)."""
+        return self.close_time + LABEL_DELAY
+
+    @property
+    def labelled(self) -> bool:
+        """Whether every market of the event has a result."""
+        return all(o is not None for o in self.outcomes)
+
+
+def climate_day_start(day: date, std_offset_hours: int) -> datetime:
+    """00:00 local standard time of ``day`` as an aware UTC datetime."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(hours=std_offset_hours)
+
+
+def _offset(station: str, default: int | None = None) -> int | None:
+    s = by_icao(station)
+    if s is not None:
+        return s.std_offset_hours
+    return default
+
+
+@dataclass
+class DatasetIndex:
+    """Pre-sorted views of a dataset for fast as-of look-ups."""
+
+    dataset: Dataset
+    events: list[Event] = field(default_factory=list)
+    truth: dict[tuple[str, date], tuple[float, str]] = field(default_factory=dict)
+    _obs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
+    _hourly: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    _forecasts: dict[tuple[str, date], list[tuple[datetime, str, float, float | None]]] = field(
+        default_factory=dict
+    )
+
+    @property
+    def has_quotes(self) -> bool:
+        """Whether the dataset has a quotes file with rows."""
+        q = self.dataset.quotes
+        return q is not None and len(q) > 0
+
+    @property
+    def has_trades(self) -> bool:
+        """Whether the dataset has a trades file with rows."""
+        t = self.dataset.trades
+        return t is not None and len(t) > 0
+
+    def forecast_pairs(self) -> pd.DataFrame:
+        """Usable-forecast/truth pairs: station, target_date, issued_at, source, tmax_f, truth.
+
+        ``truth_source`` says whether the truth is a settlement-quality value or a proxy.
+        """
+        f = self.dataset.forecasts
+        cols = ["station", "target_date", "issued_at", "source", "tmax_f", "truth", "truth_source"]
+        if f is None or f.empty:
+            return pd.DataFrame(columns=cols)
+        f = f[~f["source"].isin(ARCHIVE_SOURCES) & f["tmax_f"].notna()]
+        keys = list(zip(f["station"], f["target_date"], strict=True))
+        truth = [self.truth.get(k) for k in keys]
+        out = f.assign(
+            truth=[t[0] if t else math.nan for t in truth],
+            truth_source=[t[1] if t else "" for t in truth],
+        )
+        out = out[out["truth"].notna()]
+        return out[cols].reset_index(drop=True)
+
+
+def build_index(dataset: Dataset, *, synthetic_events: bool | None = None) -> DatasetIndex:
+    """Index a dataset: its events, settlement truths and as-of look-up tables.
+
+    Without a markets file (or with ``synthetic_events=True``) one synthetic Kalshi-style
+    event is built per station-day that has both a non-archive forecast and a settlement
+    observation: six brackets (two tails and four 2 degF bins) centred on the earliest
+    forecast of the day, labelled by the observation.
+    """
+    index = DatasetIndex(dataset)
+    _index_truth(index)
+    _index_obs(index)
+    _index_hourly(index)
+    _index_forecasts(index)
+    if dataset.markets is not None and not dataset.markets.empty:
+        index.events = _market_events(dataset.markets, index)
+    if synthetic_events or (synthetic_events is None and not index.events):
+        index.events = _synthetic_events(index)
+    index.events.sort(key=lambda e: (e.close_time, e.event_ticker))
+    return index
+
+
+def _index_truth(index: DatasetIndex) -> None:
+    ds = index.dataset
+    truth: dict[tuple[str, date], tuple[float, str]] = {}
+    obs = ds.observations
+    if obs is not None and not obs.empty:
+        ranked = list(PROXY_OBS_SOURCES) + list(reversed(SETTLEMENT_OBS_SOURCES))
+        for src in ranked:  # later sources overwrite earlier ones: best source wins
+            sub = obs[(obs["source"] == src) & obs["tmax_f"].notna()]
+            for st, d, v in zip(sub["station"], sub["date"], sub["tmax_f"], strict=True):
+                truth[(st, d)] = (float(v), src)
+    m = ds.markets
+    if m is not None and not m.empty:
+        sub = m[m["expiration_value"].notna()]
+        for st, d, v in zip(
+            sub["station"], sub["event_date"], sub["expiration_value"], strict=True
+        ):
+            cur = truth.get((st, d))
+            if cur is None or cur[1] not in SETTLEMENT_OBS_SOURCES:
+                truth[(st, d)] = (float(v), "kalshi")
+    index.truth = truth
+
+
+def _index_obs(index: DatasetIndex) -> None:
+    obs = index.dataset.observations
+    if obs is None or obs.empty:
+        return
+    sub = obs[obs["source"].isin(SETTLEMENT_OBS_SOURCES) & obs["tmax_f"].notna()]
+    for st, g in sub.groupby("station", sort=True):
+        g = g.sort_values("date")
+        dates = np.array([d.toordinal() for d in g["date"]], dtype=np.int64)
+        doy = np.array([d.timetuple().tm_yday for d in g["date"]], dtype=np.int64)
+        index._obs[str(st)] = (dates, doy, g["tmax_f"].to_numpy(dtype=float))
+
+
+def _index_hourly(index: DatasetIndex) -> None:
+    h = index.dataset.hourly
+    if h is None or h.empty:
+        return
+    sub = h[h["temp_f"].notna()]
+    for st, g in sub.groupby("station", sort=True):
+        g = g.sort_values("ts")
+        ts = g["ts"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        index._hourly[str(st)] = (ts, g["temp_f"].to_numpy(dtype=float))
+
+
+def _index_forecasts(index: DatasetIndex) -> None:
+    f = index.dataset.forecasts
+    if f is None or f.empty:
+        return
+    sub = f[f["tmax_f"].notna()]
+    table: dict[tuple[str, date], list[tuple[datetime, str, float, float | None]]] = {}
+    for st, d, ia, src, tx, sg in zip(
+        sub["station"],
+        sub["target_date"],
+        sub["issued_at"],
+        sub["source"],
+        sub["tmax_f"],
+        sub["sigma_f"],
+        strict=True,
+    ):
+        sigma = None if pd.isna(sg) else float(sg)
+        table.setdefault((str(st), d), []).append((ia.to_pydatetime(), str(src), float(tx), sigma))
+    for rows in table.values():
+        rows.sort()
+    index._forecasts = table
+
+
+def _market_events(markets: pd.DataFrame, index: DatasetIndex) -> list[Event]:
+    events: list[Event] = []
+    m = markets[markets["event_ticker"].notna() & markets["close_time"].notna()]
+    for ev, g in m.groupby("event_ticker", sort=True):
+        g = g.sort_values("ticker")
+        station = str(g["station"].iloc[0])
+        offset = _offset(station)
+        if offset is None:
+            continue
+        try:
+            brackets = tuple(
+                Bracket.from_strikes(
+                    str(st), None if pd.isna(fl) else fl, None if pd.isna(cp) else cp
+                )
+                for st, fl, cp in zip(
+                    g["strike_type"], g["floor_strike"], g["cap_strike"], strict=True
+                )
+            )
+        except DataError:
+            continue
+        outcomes = tuple(None if pd.isna(r) else (1 if r == "yes" else 0) for r in g["result"])
+        day = g["event_date"].iloc[0]
+        tv = index.truth.get((station, day))
+        events.append(
+            Event(
+                event_ticker=str(ev),
+                city=str(g["city"].iloc[0]),
+                station=station,
+                event_date=day,
+                close_time=g["close_time"].max().to_pydatetime(),
+                std_offset_hours=offset,
+                tickers=tuple(str(t) for t in g["ticker"]),
+                brackets=brackets,
+                outcomes=outcomes,
+                settled_value=None
+                if tv is None or tv[1] not in ("cli", "ghcnd", "kalshi")
+                else tv[0],
+            )
+        )
+    return events
+
+
+def synthetic_brackets(center: int) -> tuple[Bracket, ...]:
+    """Six Kalshi-style brackets around ``center``: tails and four 2 degF bins."""
+    lo = center - 3
+    out = [Bracket.from_strikes("less", None, lo)]
+    for k in range(4):
+        out.append(Bracket.from_strikes("between", lo + 2 * k, lo + 2 * k + 1))
+    out.append(Bracket.from_strikes("greater", lo + 7, None))
+    return tuple(out)
+
+
+def _synthetic_events(index: DatasetIndex) -> list[Event]:
+    events: list[Event] = []
+    for (station, day), rows in sorted(index._forecasts.items()):
+        offset = _offset(station)
+        tv = index.truth.get((station, day))
+        if offset is None or tv is None or tv[1] not in SETTLEMENT_OBS_SOURCES:
+            continue
+        usable = [r for r in rows if r[1] not in ARCHIVE_SOURCES]
+        if not usable:
+            continue
+        center = math.floor(usable[0][2] + 0.5)
+        brackets = synthetic_brackets(center)
+        value = int(tv[0])
+        close = climate_day_start(day, offset) + timedelta(hours=24) - timedelta(minutes=1)
+        city = by_icao(station)
+        ticker = f"SYN-{station}-{day.isoformat()}"
+        events.append(
+            Event(
+                event_ticker=ticker,
+                city=city.city if city else station,
+                station=station,
+                event_date=day,
+                close_time=close,
+                std_offset_hours=offset,
+                tickers=tuple(f"{ticker}-{i}" for i in range(len(brackets))),
+                brackets=brackets,
+                outcomes=tuple(1 if b.contains(value) else 0 for b in brackets),
+                settled_value=float(value),
+                synthetic=True,
+            )
+        )
+    return events
+
+
+def market_prices(
+    index: DatasetIndex, tickers: Sequence[str], decision_times: Sequence[datetime]
+) -> dict[str, MarketPrice]:
+    """As-of market price of each ticker at its decision time (vectorised)."""
+    out: dict[str, MarketPrice] = {}
+    if not tickers:
+        return out
+    left = pd.DataFrame(
+        {"ticker": list(tickers), "T": pd.to_datetime(list(decision_times), utc=True)}
+    ).sort_values("T", kind="stable")
+    left["T"] = left["T"].astype("datetime64[us, UTC]")
+    ds = index.dataset
+    if index.has_quotes:
+        assert ds.quotes is not None
+        q = ds.quotes.sort_values("ts", kind="stable").copy()
+        q["ts"] = q["ts"].astype("datetime64[us, UTC]")
+        j = pd.merge_asof(left, q, left_on="T", right_on="ts", by="ticker", direction="backward")
+        for t, T, ts, bid, ask in zip(
+            j["ticker"], j["T"], j["ts"], j["yes_bid"], j["yes_ask"], strict=True
+        ):
+            if pd.isna(ts) or T - ts > MAX_PRICE_AGE:
+                out[t] = MarketPrice(None, False, None, None)
+                continue
+            age = (T - ts).total_seconds() / 3600.0
+            has_bid, has_ask = not pd.isna(bid), not pd.isna(ask)
+            if has_bid and has_ask:
+                p = (float(bid) + float(ask)) / 200.0
+            elif has_ask:
+                p = float(ask) / 200.0
+            elif has_bid:
+                p = (100.0 + float(bid)) / 200.0
+            else:
+                out[t] = MarketPrice(None, False, None, age)
+                continue
+            out[t] = MarketPrice(p, has_bid and has_ask, "quote", age)
+        return out
+    if index.has_trades:
+        assert ds.trades is not None
+        tr = ds.trades[["ticker", "created_time", "yes_price"]]
+        tr = tr[tr["ticker"].isin(set(tickers))].sort_values("created_time", kind="stable")
+        tr = tr.assign(created_time=tr["created_time"].astype("datetime64[us, UTC]"))
+        j = pd.merge_asof(
+            left, tr, left_on="T", right_on="created_time", by="ticker", direction="backward"
+        )
+        for t, T, ts, px in zip(
+            j["ticker"], j["T"], j["created_time"], j["yes_price"], strict=True
+        ):
+            if pd.isna(ts):
+                out[t] = MarketPrice(None, False, None, None)
+                continue
+            age = (T - ts).total_seconds() / 3600.0
+            fresh = T - ts <= MAX_PRICE_AGE
+            out[t] = MarketPrice(float(px) / 100.0, fresh, "trade" if fresh else "stale", age)
+    return out
+
+
+def event_features(
+    index: DatasetIndex,
+    event: Event,
+    decision_time: datetime,
+    prices: dict[str, MarketPrice] | None = None,
+) -> EventFeatures:
+    """Build the features of ``event`` as of ``decision_time`` (no look-ahead)."""
+    if prices is None:
+        prices = market_prices(index, event.tickers, [decision_time] * len(event.tickers))
+    market: tuple[MarketPrice, ...] | None = None
+    if index.has_quotes or index.has_trades:
+        market = tuple(prices.get(t, MarketPrice(None, False, None, None)) for t in event.tickers)
+    forecasts = tuple(
+        ForecastInput(
+            source=src,
+            issued_at=ia,
+            tmax_f=tx,
+            sigma_f=sg,
+            hours_to_close=(event.close_time - ia).total_seconds() / 3600.0,
+        )
+        for ia, src, tx, sg in index._forecasts.get((event.station, event.event_date), [])
+        if ia <= decision_time
+    )
+    running, hours = _running_max(index, event, decision_time)
+    return EventFeatures(
+        event_ticker=event.event_ticker,
+        city=event.city,
+        station=event.station,
+        event_date=event.event_date,
+        decision_time=decision_time,
+        close_time=event.close_time,
+        std_offset_hours=event.std_offset_hours,
+        tickers=event.tickers,
+        brackets=event.brackets,
+        market=market,
+        forecasts=forecasts,
+        running_max_f=running,
+        hours_observed=hours,
+        climatology=_climatology(index, event, decision_time),
+    )
+
+
+def _running_max(index: DatasetIndex, event: Event, t: datetime) -> tuple[float | None, float]:
+    arr = index._hourly.get(event.station)
+    if arr is None:
+        return None, 0.0
+    ts, temps = arr
+    start = climate_day_start(event.event_date, event.std_offset_hours)
+    known_until = min(t - HOURLY_DELAY, start + timedelta(hours=24) - timedelta(seconds=1))
+    lo = np.searchsorted(ts, _ns(start), side="left")
+    hi = np.searchsorted(ts, _ns(known_until), side="right")
+    if hi <= lo:
+        return None, 0.0
+    return float(np.max(temps[lo:hi])), float(hi - lo)
+
+
+def _ns(t: datetime) -> int:
+    return int(pd.Timestamp(t).as_unit("ns").value)
+
+
+def _climatology(index: DatasetIndex, event: Event, t: datetime) -> tuple[float, ...]:
+    arr = index._obs.get(event.station)
+    if arr is None:
+        return ()
+    dates, doy, tmax = arr
+    day = event.event_date
+    # Earlier years only, and only days already observed at t.
+    first_of_year = date(day.year, 1, 1).toordinal()
+    known = dates < first_of_year
+    latest_known = (t - OBS_DELAY - timedelta(hours=24)).date().toordinal()
+    known &= dates <= latest_known
+    target = day.timetuple().tm_yday
+    dist = np.abs(doy - target)
+    dist = np.minimum(dist, 366 - dist)
+    sel = known & (dist <= CLIMATOLOGY_WINDOW_DAYS)
+    return tuple(float(v) for v in tmax[sel])
+
+
+def check_dataset(dataset: Dataset) -> None:
+    """Raise DatasetError when a dataset cannot be scored at all."""
+    has_markets = dataset.markets is not None and not dataset.markets.empty
+    has_pairs = dataset.forecasts is not None and dataset.observations is not None
+    if not has_markets and not has_pairs:
+        raise DatasetError(
+            "nothing to score: the dataset has no markets, and no forecasts with observations"
+        )

@@ -1,0 +1,1 @@
+"""Strategies: NWS, ensemble members, nowcast, market, climatology; and their ensemble."""

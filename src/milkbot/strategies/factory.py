@@ -1,0 +1,26 @@
+"""Build the trader's ensemble from a parameter file."""
+
+from __future__ import annotations
+
+from milkbot.strategies.climatology import ClimatologyStrategy
+from milkbot.strategies.ensemble import Ensemble
+from milkbot.strategies.market import MarketStrategy
+from milkbot.strategies.members import MembersStrategy
+from milkbot.strategies.nowcast import NowcastStrategy
+from milkbot.strategies.nws import NwsStrategy
+from milkbot.strategies.params import Params, load_params
+
+
+def build_ensemble(params: Params | None = None) -> Ensemble:
+    """The production ensemble with packaged parameters (latest version when None)."""
+    p = params if params is not None else load_params()
+    return Ensemble(
+        [
+            NwsStrategy(table=dict(p.nws)),
+            MembersStrategy(),
+            NowcastStrategy(deltas={k: list(v) for k, v in p.nowcast_deltas.items()}),
+            MarketStrategy(gamma=p.market_gamma),
+            ClimatologyStrategy(packaged=p.climatology),
+        ],
+        dict(p.ensemble_weights),
+    )

@@ -1,0 +1,171 @@
+"""Strategy 1: the NWS point forecast, calibrated per station, season and lead time.
+
+Error model in :mod:`milkbot.strategies.errors_model` (bias, Student-t spread, night-time
+maximum risk), fitted on forecast/observation pairs. Keys fall back from
+(station, season, lead bucket) to (station, any season, lead bucket), to (station), to all
+stations, to a prior.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+
+from milkbot.domain.stations import by_icao
+from milkbot.features.event import (
+    ARCHIVE_SOURCES,
+    OBS_DELAY,
+    SETTLEMENT_OBS_SOURCES,
+    EventFeatures,
+    ForecastInput,
+    climate_day_start,
+)
+from milkbot.strategies.base import History, StrategyOutput, output_from_distribution, season_of
+from milkbot.strategies.errors_model import MIN_PAIRS, ErrorModel, default_model, fit_error_model
+
+LEAD_BUCKET_HOURS = 12.0
+SETTLEMENT_TRUTH = (*SETTLEMENT_OBS_SOURCES, "kalshi")
+
+
+def is_nws_source(source: str) -> bool:
+    """Whether a forecast source is an NWS point forecast (not a model archive/ensemble)."""
+    return source not in ARCHIVE_SOURCES and source.startswith("nws")
+
+
+def lead_bucket(lead_hours: float) -> int:
+    """Lead bucket index: hours from issue to the end of the climate day, in 12 h steps."""
+    return max(0, int(lead_hours // LEAD_BUCKET_HOURS))
+
+
+def lead_to_day_end(features: EventFeatures, f: ForecastInput) -> float:
+    """Hours from a forecast's issue to the end of the event's climate day."""
+    end = features.day_start + timedelta(hours=24)
+    return (end - f.issued_at).total_seconds() / 3600.0
+
+
+def _std_offset(station: str) -> int | None:
+    s = by_icao(station)
+    return None if s is None else s.std_offset_hours
+
+
+def prepare_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Add lead, bucket, season and residual columns to forecast/truth pairs of NWS sources."""
+    if pairs is None or pairs.empty:
+        return pd.DataFrame(
+            columns=["station", "season", "bucket", "residual", "settlement", "known_at"]
+        )
+    p = pairs[pairs["source"].map(is_nws_source)].copy()
+    offsets = p["station"].map(_std_offset)
+    p = p[offsets.notna()]
+    offsets = offsets[offsets.notna()].astype(int)
+    starts = [climate_day_start(d, o) for d, o in zip(p["target_date"], offsets, strict=True)]
+    ends = pd.to_datetime(starts, utc=True) + pd.Timedelta(hours=24)
+    lead = (ends - pd.DatetimeIndex(p["issued_at"])).total_seconds() / 3600.0
+    p["lead"] = np.asarray(lead)
+    p["bucket"] = [lead_bucket(x) for x in p["lead"]]
+    p["season"] = [season_of(d.month) for d in p["target_date"]]
+    p["residual"] = p["truth"] - p["tmax_f"]
+    p["settlement"] = p["truth_source"].isin(SETTLEMENT_TRUTH)
+    p["known_at"] = ends + OBS_DELAY
+    return p.reset_index(drop=True)
+
+
+@dataclass
+class NwsStrategy:
+    """Calibrated NWS forecast. Fitted lazily per key from pairs, or from a parameter table."""
+
+    name: str = "nws"
+    pairs: pd.DataFrame | None = None
+    table: dict[str, ErrorModel] = field(default_factory=dict)
+    _cache: dict[str, ErrorModel] = field(default_factory=dict, repr=False)
+
+    def fit(self, history: History) -> NwsStrategy:
+        """Use the pairs known at ``history.as_of``."""
+        p = history.pairs
+        if p is not None and history.as_of is not None and not p.empty:
+            p = p[p["known_at"] <= pd.Timestamp(history.as_of)]
+        return NwsStrategy(self.name, p, dict(self.table))
+
+    def model_for(self, station: str, season: str, bucket: int) -> ErrorModel:
+        """The error model for a key, with fall-backs."""
+        chain = [
+            f"{station}|{season}|{bucket}",
+            f"{station}|*|{bucket}",
+            f"{station}|*|*",
+            f"*|*|{bucket}",
+        ]
+        for key in chain:
+            if key in self.table:
+                return self.table[key]
+            m = self._fit_key(key)
+            if m is not None:
+                return m
+        return default_model((bucket + 0.5) * LEAD_BUCKET_HOURS)
+
+    def _fit_key(self, key: str) -> ErrorModel | None:
+        if key in self._cache:
+            return self._cache[key]
+        p = self.pairs
+        if p is None or p.empty:
+            return None
+        st, season, bucket = key.split("|")
+        sel = np.ones(len(p), dtype=bool)
+        if st != "*":
+            sel &= (p["station"] == st).to_numpy()
+        if season != "*":
+            sel &= (p["season"] == season).to_numpy()
+        if bucket != "*":
+            sel &= (p["bucket"] == int(bucket)).to_numpy()
+        settle = sel & p["settlement"].to_numpy()
+        if settle.sum() >= MIN_PAIRS:
+            chosen = settle
+        elif st != "*" and sel.sum() >= MIN_PAIRS:
+            chosen = sel  # proxy truth (NWS daytime high) only for a station without better
+        else:
+            self._cache[key] = None  # type: ignore[assignment]
+            return None
+        lead = float(p["lead"].to_numpy()[chosen].mean())
+        model = fit_error_model(p["residual"].to_numpy()[chosen], lead)
+        self._cache[key] = model
+        return model
+
+    def predict(self, features: EventFeatures) -> StrategyOutput | None:
+        """Latest usable NWS forecast through its error model."""
+        f = features.latest_forecast(
+            s for s in {x.source for x in features.forecasts} if is_nws_source(s)
+        )
+        if f is None:
+            return None
+        lead = lead_to_day_end(features, f)
+        season = season_of(features.event_date.month)
+        model = self.model_for(features.station, season, lead_bucket(lead))
+        dist = model.distribution(f.tmax_f)
+        used: dict[str, float | str] = {
+            "forecast_f": f.tmax_f,
+            "source": f.source,
+            "issued_at": f.issued_at.isoformat(),
+            "lead_hours": round(lead, 2),
+            "bias": round(model.bias, 3),
+            "scale": round(model.scale, 3),
+            "night_weight": round(model.night_weight, 3),
+            "fit_pairs": model.n,
+        }
+        return output_from_distribution(self.name, features, dist, used)
+
+    def fitted_table(self) -> dict[str, ErrorModel]:
+        """Fit every key present in the pairs (for parameter files)."""
+        out: dict[str, ErrorModel] = {}
+        p = self.pairs
+        if p is None or p.empty:
+            return out
+        keys: set[str] = set()
+        for st, season, b in zip(p["station"], p["season"], p["bucket"], strict=True):
+            keys |= {f"{st}|{season}|{b}", f"{st}|*|{b}", f"{st}|*|*", f"*|*|{b}"}
+        for key in sorted(keys):
+            m = self._fit_key(key)
+            if m is not None:
+                out[key] = m
+        return out

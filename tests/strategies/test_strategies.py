@@ -1,0 +1,161 @@
+"""Strategy fitting and outputs on small, deterministic inputs."""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import UTC, date, datetime
+
+import numpy as np
+import pytest
+
+from milkbot.domain.brackets import Bracket
+from milkbot.features.event import Event, EventFeatures, ForecastInput, MarketPrice
+from milkbot.strategies.base import History
+from milkbot.strategies.climatology import ClimatologyStrategy, MonthlyClimate
+from milkbot.strategies.ensemble import Ensemble, fit_weights
+from milkbot.strategies.errors_model import fit_error_model
+from milkbot.strategies.market import MarketStrategy, fit_gamma
+from milkbot.strategies.nowcast import NowcastStrategy
+from milkbot.strategies.nws import NwsStrategy
+
+SIX = (
+    Bracket.from_strikes("less", None, 47),
+    Bracket.from_strikes("between", 47, 48),
+    Bracket.from_strikes("between", 49, 50),
+    Bracket.from_strikes("between", 51, 52),
+    Bracket.from_strikes("between", 53, 54),
+    Bracket.from_strikes("greater", 54, None),
+)
+CLOSE = datetime(2025, 2, 11, 4, 59, tzinfo=UTC)
+T = datetime(2025, 2, 10, 16, 59, tzinfo=UTC)
+
+
+def _features(**kw: object) -> EventFeatures:
+    base: dict[str, object] = {
+        "event_ticker": "E",
+        "city": "NYC",
+        "station": "KNYC",
+        "event_date": date(2025, 2, 10),
+        "decision_time": T,
+        "close_time": CLOSE,
+        "std_offset_hours": -5,
+        "tickers": tuple(f"E-{i}" for i in range(6)),
+        "brackets": SIX,
+    }
+    base.update(kw)
+    return EventFeatures(**base)  # type: ignore[arg-type]
+
+
+def test_error_model_recovers_bias_and_spread() -> None:
+    rng = np.random.default_rng(1)
+    residuals = np.round(1.5 + 2.0 * rng.standard_t(5, 2000))
+    m = fit_error_model(residuals, 24.0)
+    assert m.bias == pytest.approx(1.5, abs=0.3)
+    assert m.scale == pytest.approx(2.0, abs=0.4)
+
+
+def test_error_model_falls_back_to_prior_on_few_pairs() -> None:
+    m = fit_error_model(np.array([1.0, 2.0]), 24.0)
+    assert m.n == 0 and m.bias == 0.0
+
+
+def test_nws_strategy_uses_latest_usable_forecast() -> None:
+    f = _features(
+        forecasts=(
+            ForecastInput("nws-scs", datetime(2025, 2, 9, 12, 50, tzinfo=UTC), 44, None, 40.0),
+            ForecastInput("nws-scs", datetime(2025, 2, 10, 12, 50, tzinfo=UTC), 50, None, 16.0),
+            ForecastInput(
+                "open-meteo-historical-forecast",
+                datetime(2025, 2, 10, 13, tzinfo=UTC),
+                60,
+                2.0,
+                1.0,
+            ),
+        )
+    )
+    out = NwsStrategy().predict(f)
+    assert out is not None and out.features_used["forecast_f"] == 50
+    assert sum(out.probabilities) == pytest.approx(1.0)
+    assert max(out.probabilities) == out.probabilities[2]  # 49-50
+    assert NwsStrategy().predict(_features()) is None
+
+
+def test_market_gamma_learns_longshot_bias() -> None:
+    rng = random.Random(3)
+    samples = []
+    for _ in range(400):
+        true = [0.02, 0.08, 0.4, 0.4, 0.08, 0.02]
+        k = rng.choices(range(6), weights=true)[0]
+        # The market over-prices longshots: flatter than the truth.
+        flat = [x**0.7 for x in true]
+        s = sum(flat)
+        samples.append(([x / s for x in flat], k))
+    g = fit_gamma(samples)
+    assert g > 1.15
+
+
+def test_market_strategy_normalises_prices() -> None:
+    prices = (0.05, 0.2, 0.5, 0.2, 0.1, 0.05)
+    f = _features(market=tuple(MarketPrice(p, True, "quote", 0.0) for p in prices))
+    out = MarketStrategy().predict(f)
+    assert out is not None
+    assert sum(out.probabilities) == pytest.approx(1.0)
+    assert out.probabilities[2] == pytest.approx(0.5 / 1.1)
+
+
+def test_climatology_uses_packaged_normals_only_from_earlier_months() -> None:
+    packaged = {"KNYC": {2: MonthlyClimate(42.0, 9.0, 250, date(2024, 2, 29))}}
+    s = ClimatologyStrategy(packaged=packaged)
+    assert s.predict(_features()) is not None
+    early = _features(event_date=date(2024, 2, 10))
+    assert s.predict(early) is None
+
+
+def test_nowcast_learns_remaining_warming() -> None:
+    past = []
+    for i in range(40):
+        f = _features(event_ticker=f"P{i}", running_max_f=45.0, hours_observed=11.0)
+        e = Event(
+            f"P{i}",
+            "NYC",
+            "KNYC",
+            date(2025, 2, 10),
+            CLOSE,
+            -5,
+            f.tickers,
+            SIX,
+            (0, 0, 1, 0, 0, 0),
+            49.0 + (i % 3) - 1,
+        )
+        past.append((f, e))
+    s = NowcastStrategy().fit(History(None, tuple(past)))
+    out = s.predict(_features(running_max_f=45.0, hours_observed=11.0))
+    assert out is not None
+    assert max(out.probabilities) == out.probabilities[2]
+    assert NowcastStrategy().predict(_features(running_max_f=45.0, hours_observed=11.0)) is None
+
+
+def test_fit_weights_prefers_the_better_strategy() -> None:
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 500)
+    good = np.clip(y * 0.8 + 0.1 + rng.normal(0, 0.05, 500), 0.01, 0.99)
+    bad = np.full(500, 0.5)
+    w = fit_weights(["good", "bad"], np.column_stack([good, bad]), y)
+    assert w["good"] > 0.8
+    assert math.isclose(sum(w.values()), 1.0, abs_tol=1e-5)
+
+
+def test_ensemble_records_contributions() -> None:
+    prices = (0.05, 0.2, 0.5, 0.2, 0.1, 0.05)
+    f = _features(
+        market=tuple(MarketPrice(p, True, "quote", 0.0) for p in prices),
+        climatology=tuple(float(x) for x in range(35, 65)),
+    )
+    ens = Ensemble([MarketStrategy(), ClimatologyStrategy()], {"market": 3.0, "climatology": 1.0})
+    out = ens.predict(f)
+    assert out is not None
+    assert out.weights == {"climatology": 0.25, "market": 0.75}
+    assert sum(out.probabilities) == pytest.approx(1.0)
+    total = [sum(c[i] for c in out.contributions.values()) for i in range(6)]
+    assert total == pytest.approx(list(out.probabilities), abs=1e-3)
