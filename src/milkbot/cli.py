@@ -36,6 +36,7 @@ _COMMAND_MODULES: list[str] = [
     "milkbot.launcher",
     "milkbot.trader.commands",
     "milkbot.weather.commands",
+    "milkbot.evaluation.commands",
     "milkbot.venues.exchange.commands",
     "milkbot.venues.kalshi.commands",
     "milkbot.risk.commands",
