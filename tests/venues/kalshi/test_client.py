@@ -456,3 +456,35 @@ async def test_read_endpoints_paths_and_payloads(fake_time, auth) -> None:
     )
     assert by_path["/trade-api/v2/portfolio/fills"].url.params["ticker"] == "X"
     assert SIGNATURE_HEADER in by_path["/trade-api/v2/portfolio/fills"].headers
+
+
+async def test_archived_market_falls_back_to_historical(fake_time) -> None:
+    settled = load_payload("real-2026-07_GET-markets_KXHIGHNY_settled_trimmed.json")["markets"][0]
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/trade-api/v2/historical/markets/"):
+            return httpx.Response(200, json={"market": settled})
+        return httpx.Response(404, json={"code": "not_found", "message": "market not found"})
+
+    rec = Recorder(serve)
+    async with make_client(rec, fake_time) as client:
+        market = await client.get_market_any(settled["ticker"])
+    assert market.result == "no" and market.expiration_value == "85.00"
+    assert [r.url.path for r in rec.requests] == [
+        f"/trade-api/v2/markets/{settled['ticker']}",
+        f"/trade-api/v2/historical/markets/{settled['ticker']}",
+    ]
+
+
+async def test_historical_cutoff(fake_time) -> None:
+    # Shape per GetHistoricalCutoffResponse (3.28.0): RFC 3339 timestamps.
+    body = {
+        "market_settled_ts": "2026-05-01T00:00:00Z",
+        "trades_created_ts": "2026-05-01T00:00:00Z",
+        "orders_updated_ts": "2026-05-01T00:00:00Z",
+    }
+    rec = Recorder(httpx.Response(200, json=body))
+    async with make_client(rec, fake_time) as client:
+        cutoff = await client.get_historical_cutoff()
+    assert cutoff.market_settled_ts.isoformat() == "2026-05-01T00:00:00+00:00"
+    assert rec.requests[0].url.path == "/trade-api/v2/historical/cutoff"

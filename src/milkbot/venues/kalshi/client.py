@@ -490,6 +490,19 @@ class KalshiClient:
             raise ParseError("historical market response lacks 'market'")
         return parsing.market(payload["market"])
 
+    async def get_market_any(self, ticker: str) -> Market:
+        """A market from the live endpoint, or from ``/historical`` once it was archived.
+
+        Markets settled before the historical cutoff are only served under
+        ``/historical/markets``; the live endpoint answers 404 for them.
+        """
+        try:
+            return await self.get_market(ticker)
+        except KalshiRejection as exc:
+            if exc.status != 404:
+                raise
+        return await self.get_historical_market(ticker)
+
     async def get_historical_candlesticks(
         self, ticker: str, start: datetime, end: datetime, period_minutes: int = 60
     ) -> list[Candlestick]:
