@@ -510,3 +510,27 @@ def test_plan_scales_kelly_by_effective_number_of_bets() -> None:
     s_corr, _ = alone.plan(_event_opportunity("NYC", probs, asks), state_of(led, clk), clk, str)
     assert s_corr.correlation_scale == pytest.approx(0.625)
     assert sum(leg.count for leg in s_corr.legs) < sum(leg.count for leg in s_alone.legs)
+
+
+def test_resting_orders_are_not_positions_to_reduce() -> None:
+    eng = RiskEngine.create()
+    led = ledger_with_events(["NYC"])
+    clk = clock()
+    buy = intent(count=10)
+    pending = [PendingOrder.from_intent(buy)]
+    eng.breakers.trip(BreakerKind.MANUAL, GLOBAL, TradingState.REDUCING, NOW)
+    d = eng.check(intent(action=Action.SELL, count=5), state_of(led, clk, pending), clk)
+    assert (d.action, d.reason) == (DecisionAction.DENY, ReasonCode.TRADING_REDUCING)
+
+
+def test_fractional_counts_with_fp_step() -> None:
+    eng = RiskEngine.create(RiskLimits(caps=CapLimits(per_market=D(5), count_step=D("0.01"))))
+    led = ledger_with_events(["NYC"])
+    clk = clock()
+    # $5 at 0.40: 12.01 costs 4.804 + ceil(0.2017...) = 0.21 -> 5.014 > 5;
+    # 11.98 costs 4.792 + ceil(0.20126) = 0.21 -> 5.002 > 5; 11.97 costs 4.788 + 0.21 = 4.998
+    d = eng.check(intent(count="20.00"), state_of(led, clk), clk)
+    assert (d.reason, d.approved) == (ReasonCode.MARKET_CAP, D("11.97"))
+    assert eng.check(intent(count="0.005"), state_of(led, clk), clk).reason is (
+        ReasonCode.INVALID_ORDER
+    )

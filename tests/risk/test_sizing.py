@@ -249,3 +249,31 @@ def test_horse_race_is_log_optimal_locally(pairs) -> None:
             trial[i] = max(0.0, trial[i] + eps)
             if sum(trial) < 1.0:
                 assert log_growth(qs, trial, costs) <= best + 1e-9
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.floats(0.02, 0.98),
+    st.floats(0.0, 0.2),
+    st.integers(2, 97),
+    st.integers(1, 2000),
+    st.sampled_from([D(1), D("0.01")]),
+)
+def test_sized_legs_respect_edge_budget_and_depth(p, sd, ask_cents, depth, step) -> None:
+    ask = D(ask_cents) / 100
+    b = opp("B", p, str(ask - D("0.01")) if ask_cents > 2 else None, str(ask), sd=sd)
+    b = BracketOpportunity(
+        **{
+            **{f: getattr(b, f) for f in b.__slots__},
+            "yes_ask_size": D(depth),
+            "yes_bid_size": D(depth),
+        }
+    )
+    cfg = SizingConfig()
+    res = size_event(event(b), D(1000), cfg, count_step=step)
+    for leg in res.legs:
+        assert leg.count > 0 and leg.count % step == 0
+        assert leg.count <= depth
+        assert leg.edge >= cfg.min_edge
+        assert leg.count * leg.cost_per_contract <= D(1000) * D(repr(cfg.max_fraction_per_event))
+        assert leg.cost_per_contract == all_in_cost(leg.limit_price, leg.count, FEES)

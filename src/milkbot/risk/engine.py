@@ -412,7 +412,7 @@ class RiskEngine:
                 if decision.allowed:
                     resting.append(PendingOrder.from_intent(intent, decision.approved))
                     state = PortfolioState.build(
-                        portfolio.actual,
+                        portfolio.actual or {},
                         portfolio.events,
                         portfolio.market_event,
                         equity=portfolio.equity,

@@ -69,10 +69,10 @@ class PortfolioState:
     event_wc: dict[str, Decimal] = field(init=False)
     city_wc: dict[str, Decimal] = field(init=False)
     total_wc: Decimal = field(init=False)
-    actual: dict[str, Position] = field(default_factory=dict)
+    actual: dict[str, Position] | None = None
 
     def __post_init__(self) -> None:
-        if not self.actual:
+        if self.actual is None:
             self.actual = dict(self.positions)
         self.event_wc = {
             e: event_worst_case_loss(
@@ -146,6 +146,7 @@ class PortfolioState:
 
     def actual_position(self, market_ticker: str) -> Position:
         """The filled position, without resting orders."""
+        assert self.actual is not None
         return self.actual.get(market_ticker, Position())
 
     def event_info(self, event_ticker: str, market_ticker: str, city: str) -> EventInfo:
