@@ -534,3 +534,19 @@ def test_fractional_counts_with_fp_step() -> None:
     assert eng.check(intent(count="0.005"), state_of(led, clk), clk).reason is (
         ReasonCode.INVALID_ORDER
     )
+
+
+def test_approve_returns_the_resized_order_or_raises() -> None:
+    from milkbot.risk.engine import ApprovedOrder
+
+    eng = engine(per_market=D(5))
+    led = ledger_with_events(["NYC"])
+    clk = clock()
+    order = eng.approve(intent(count=20, price="0.40"), state_of(led, clk), clk)
+    assert (order.intent.count, order.decision.reason) == (D(11), ReasonCode.MARKET_CAP)
+    eng.breakers.halt(GLOBAL, "ops", "test", NOW)
+    with pytest.raises(RiskRejection) as err:
+        eng.approve(intent(), state_of(led, clk), clk)
+    assert err.value.reason == "TRADING_HALTED"
+    with pytest.raises(RiskRejection):
+        ApprovedOrder(intent(count=20), order.decision)

@@ -159,6 +159,23 @@ class RiskDecision:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ApprovedOrder:
+    """An intent at the count the risk engine approved, with the decision.
+
+    The OMS submits only these: the only way to get one is :meth:`RiskEngine.approve`.
+    """
+
+    intent: OrderIntent
+    decision: RiskDecision
+
+    def __post_init__(self) -> None:
+        if not self.decision.allowed or self.decision.intent_id != self.intent.intent_id:
+            raise RiskRejection(self.decision.reason.value, "not an approved decision")
+        if self.intent.count != self.decision.approved:
+            raise RiskRejection(self.decision.reason.value, "count differs from the approval")
+
+
 @dataclass
 class RiskEngine:
     """The pre-trade gate. Holds the limits, the breaker board and the cluster map."""
@@ -366,6 +383,20 @@ class RiskEngine:
             trips=trip_names,
             usage=usage,
         )
+
+    def approve(
+        self, intent: OrderIntent, portfolio: PortfolioState, clock: Clock
+    ) -> ApprovedOrder:
+        """Check an intent and return it at the approved count; raise if denied.
+
+        Raises
+        ------
+        RiskRejection
+            With the decision's reason code when the engine denies the order.
+        """
+        decision = self.check(intent, portfolio, clock)
+        decision.raise_if_denied()
+        return ApprovedOrder(replace(intent, count=decision.approved), decision)
 
     def plan(
         self,
