@@ -928,7 +928,7 @@ class ExchangeApp:
             return next_sid
         if cmd == "list_subscriptions":
             subs = [{"channel": s.channel, "sid": s.sid} for s in conn.subs.values()]
-            conn.send_control({"id": cid, "type": "list_subscriptions", "msg": subs})
+            conn.send_control({"id": cid, "type": "ok", "msg": subs})
             return next_sid
         if not isinstance(params, dict):
             fail(2, "Params required")

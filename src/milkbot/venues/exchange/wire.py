@@ -178,6 +178,7 @@ def event_json(infos: list[MarketInfo], markets: list[Json] | None) -> Json:
         "strike_date": iso(first.close_time) if first.close_time else None,
         "strike_period": "",
         "available_on_brokers": False,
+        "settlement_sources": [settlement_source(first.city)],
         "exchange_index": 0,
     }
     if markets is not None:
@@ -185,28 +186,32 @@ def event_json(infos: list[MarketInfo], markets: list[Json] | None) -> Json:
     return out
 
 
+def settlement_source(city: str) -> Json:
+    """The NWS Daily Climate Report of the city's settlement station."""
+    try:
+        station = by_city(city)
+    except ConfigError:
+        return {"name": "National Weather Service", "url": ""}
+    return {
+        "name": "National Weather Service",
+        "url": f"https://forecast.weather.gov/product.php?site={station.wfo}"
+        f"&product=CLI&issuedby={station.cli_product[3:]}",
+    }
+
+
 def series_json(ticker: str, city: str) -> Json:
     """The ``Series`` object; weather series are quadratic fees, multiplier 1."""
     try:
-        station = by_city(city)
-        title = f"Highest temperature in {station.name}"
-        source = {
-            "name": "National Weather Service",
-            "url": f"https://forecast.weather.gov/product.php?site={station.wfo}"
-            f"&product=CLI&issuedby={station.cli_product[3:]}",
-        }
+        title = f"Highest temperature in {by_city(city).name}"
     except ConfigError:
-        title, source = (
-            f"Highest temperature ({city})",
-            {"name": "National Weather Service", "url": ""},
-        )
+        title = f"Highest temperature ({city})"
     return {
         "ticker": ticker,
         "title": title,
         "frequency": "daily",
         "category": "Climate and Weather",
         "tags": ["Daily temperature"],
-        "settlement_sources": [source],
+        "settlement_sources": [settlement_source(city)],
         "contract_url": "",
         "contract_terms_url": "",
         "fee_type": "quadratic",
@@ -284,13 +289,14 @@ def user_order_msg(order: Order) -> Json:
         body["expiration_ts_ms"] = ms(order.expiration_time)
     for key in ("type", "action", "cancel_order_on_pause", "exchange_index"):
         body.pop(key)
-    return body
+    return {k: v for k, v in body.items() if v is not None}
 
 
 def fill_json(fill: Fill) -> Json:
     """A fill of ``GET /portfolio/fills``."""
     return {
         "fill_id": fill.fill_id,
+        "exchange_index": 0,
         "trade_id": fill.trade_id,
         "order_id": fill.order_id,
         "ticker": fill.ticker,
