@@ -260,3 +260,16 @@ def test_real_fills_apply_with_kalshi_signs_and_fees() -> None:
     assert led.fees_paid == sum((D(f["fee_cost"]) for f in fills), D(0))
     no_buys = {f["ticker"] for f in fills if f["outcome_side"] == "no"}
     assert no_buys and all(led.positions[t].contracts < 0 for t in no_buys)
+
+
+def test_a_market_missing_from_the_spec_makes_the_event_open() -> None:
+    led = Ledger(D("100"))
+    led.register_event(EventSpec(EVENT, "NYC", TICKERS[:5], exhaustive=True))
+    for i, t in enumerate(TICKERS[:5]):
+        led.apply_fill(fill(f"f{i}", Side.YES, Action.BUY, "1", "0.10", ticker=t))
+    assert led.event_worst_case_loss(EVENT) == 0  # one of the five always wins
+    led.apply_fill(fill("x", Side.YES, Action.BUY, "1", "0.10", ticker=TICKERS[5]))
+    tickers, exhaustive = led.event_markets(EVENT)
+    assert (tickers, exhaustive) == (TICKERS, False)
+    # 0.60 paid; if none of the known brackets won we would lose all of it.
+    assert led.event_worst_case_loss(EVENT) == D("0.60")

@@ -335,14 +335,19 @@ class Ledger:
     def event_markets(self, event_ticker: str) -> tuple[tuple[str, ...], bool]:
         """The event's market tickers and whether they are exhaustive.
 
-        An unregistered event is known only by the markets held; it is treated as
-        non-exhaustive, so the worst case also considers "none of them wins".
+        An unregistered event is known only by the markets seen in fills; it is treated as
+        non-exhaustive, so the worst case also considers "none of them wins". So is a
+        registered event with a filled market its spec does not list.
         """
         spec = self.events.get(event_ticker)
-        if spec is not None:
-            return spec.market_tickers, spec.exhaustive
-        held = tuple(t for t, e in self.market_event.items() if e == event_ticker)
-        return held, False
+        linked = tuple(t for t, e in self.market_event.items() if e == event_ticker)
+        if spec is None:
+            return linked, False
+        extra = tuple(t for t in linked if t not in spec.market_tickers)
+        if extra:
+            # A market the spec does not list: the spec is incomplete, so not exhaustive.
+            return spec.market_tickers + extra, False
+        return spec.market_tickers, spec.exhaustive
 
     def market_worst_case_loss(self, market_ticker: str) -> Decimal:
         """Worst-case loss of one market's position."""
