@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from milkbot.domain.climate_day import (
@@ -113,6 +113,7 @@ def test_naive_datetime_refused() -> None:
         climate_day_of(datetime(2025, 1, 1, 12), by_city("NYC"))  # noqa: DTZ001
 
 
+@settings(deadline=None)
 @given(
     st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2040, 1, 1)),  # noqa: DTZ001
     st.sampled_from(STATIONS),

@@ -252,14 +252,14 @@ def test_no_headline_or_truncated(text: str) -> None:
         parse_cli_product(text)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(st.text())
 def test_fuzzed_text_never_crashes_and_never_gives_a_value(text: str) -> None:
     with pytest.raises(ParseError):
         parse_cli_product(text)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(st.binary())
 def test_fuzzed_bytes_decoded_never_give_a_value(raw: bytes) -> None:
     with pytest.raises(ParseError):

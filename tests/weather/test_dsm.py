@@ -62,7 +62,7 @@ def test_malformed(line: str, match: str) -> None:
         parse_dsm(line, issued_on=date(2025, 1, 1))
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(st.text())
 def test_fuzzed_text_never_gives_a_value(text: str) -> None:
     with pytest.raises(ParseError):

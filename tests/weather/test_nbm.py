@@ -78,7 +78,7 @@ def test_malformed_nbs(old: str, new: str, match: str) -> None:
         parse_nbm_text(NBS.replace(old, new, 1))
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(st.text())
 def test_fuzzed_text_never_gives_a_value(text: str) -> None:
     with pytest.raises(ParseError):

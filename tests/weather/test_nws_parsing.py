@@ -173,7 +173,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(st.sampled_from(PARSERS), json_values)
 def test_fuzzed_payloads_never_crash_and_never_give_a_value(
     parser: Callable[[Any], object], payload: Any
