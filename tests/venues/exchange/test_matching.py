@@ -257,6 +257,8 @@ def test_conservation_and_consistency(
         for queue in market.levels(side).values():
             for o in queue:
                 assert o.remaining_count > 0 and o.status is OrderStatus.RESTING
+    indexed = {oid for mine in eng.resting.values() for oid in mine}
+    assert indexed == {oid for oid, o in eng.orders.items() if o.status is OrderStatus.RESTING}
     for o in eng.orders.values():
         assert o.remaining_count >= 0
         assert (

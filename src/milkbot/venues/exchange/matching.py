@@ -363,6 +363,7 @@ class Engine:
         self.client_ids: dict[tuple[str, str], str] = {}
         self.by_user: dict[str, dict[str, Order]] = {}
         self.expiring: dict[str, Order] = {}
+        self.resting: dict[str, dict[str, Order]] = {}
         self.fills: list[Fill] = []
         self.settlements: list[Settlement] = []
         self.fees_collected = ZERO
@@ -414,7 +415,7 @@ class Engine:
     # ---- order entry -------------------------------------------------------------------
     def _reserved(self, account: Account) -> Decimal:
         total = ZERO
-        for o in self.by_user.get(account.user_id, {}).values():
+        for o in self.resting.get(account.user_id, {}).values():
             if o.status is OrderStatus.RESTING:
                 unit = o.price if o.side is BookSide.BID else ONE - o.price
                 total += unit * o.remaining_count
@@ -490,10 +491,10 @@ class Engine:
             order.remaining_count = ZERO
             order.status = OrderStatus.CANCELED
             events.append(OrderUpdate(order.snapshot(), "Cancel"))
-            return Placement(order.snapshot(), (), tuple(events))
+            return Placement(order.snapshot(), (), self._indexed(events))
         self._match(market, order, fills, events)
         self._finish_taker(market, order, events)
-        return Placement(order.snapshot(), tuple(fills), tuple(events))
+        return Placement(order.snapshot(), tuple(fills), self._indexed(events))
 
     def _crosses(self, market: Market, side: BookSide, price: Decimal) -> bool:
         if side is BookSide.BID:
@@ -672,6 +673,18 @@ class Engine:
                 pos.no_cost = ZERO
         return pos
 
+    def _indexed(self, events: list[Event]) -> tuple[Event, ...]:
+        """Keep the per-user index of resting orders in step with the order updates."""
+        for event in events:
+            if isinstance(event, OrderUpdate):
+                order = self.orders[event.order.order_id]
+                mine = self.resting.setdefault(order.user_id, {})
+                if order.status is OrderStatus.RESTING and order.remaining_count > 0:
+                    mine[order.order_id] = order
+                else:
+                    mine.pop(order.order_id, None)
+        return tuple(events)
+
     # ---- cancel / amend / decrease -------------------------------------------------------
     def _unrest(self, order: Order) -> None:
         levels = self.markets[order.ticker].levels(order.side)
@@ -695,7 +708,7 @@ class Engine:
         order.status = OrderStatus.CANCELED
         order.last_update_time = self.clock.now()
         events.append(OrderUpdate(order.snapshot(), reason))
-        return reduced, events
+        return reduced, list(self._indexed(events))
 
     def decrease_order(
         self, user_id: str, order_id: str, *, reduce_by: Decimal | None, reduce_to: Decimal | None
@@ -712,7 +725,7 @@ class Engine:
             raise OrderRejected("invalid_parameters", f"cannot reduce to {target}")
         if target == 0:
             _, cancel_events = self.cancel_order(user_id, order_id, "Decrease")
-            return order.snapshot(), cancel_events
+            return order.snapshot(), list(self._indexed(cancel_events))
         delta = target - order.remaining_count
         order.remaining_count = target
         order.last_update_time = self.clock.now()
@@ -720,7 +733,7 @@ class Engine:
             self._book_change(order, delta),
             OrderUpdate(order.snapshot(), "Decrease"),
         ]
-        return order.snapshot(), events
+        return order.snapshot(), list(self._indexed(events))
 
     def amend_order(
         self,
@@ -766,7 +779,7 @@ class Engine:
             if delta:
                 events.append(self._book_change(order, delta))
             events.append(OrderUpdate(order.snapshot(), "Amend"))
-            return Placement(order.snapshot(), (), tuple(events))
+            return Placement(order.snapshot(), (), self._indexed(events))
         self._unrest(order)
         events.append(self._book_change(order, -order.remaining_count))
         old_remaining = order.remaining_count
@@ -793,7 +806,7 @@ class Engine:
             events.append(OrderUpdate(order.snapshot(), "Trade"))
         else:
             events.append(OrderUpdate(order.snapshot(), "SelfTradeCancel"))
-        return Placement(order.snapshot(), tuple(fills), tuple(events))
+        return Placement(order.snapshot(), tuple(fills), self._indexed(events))
 
     # ---- lifecycle -----------------------------------------------------------------------
     def expire_orders(self) -> list[Event]:
