@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,22 @@ def test_trader_refuses_an_unmigrated_database(tmp_path: Path) -> None:
     assert "milkbot db upgrade" in out.stderr
 
 
+@pytest.fixture
+def _restore_logging() -> Iterator[None]:
+    import logging
+
+    import structlog
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    structlog.reset_defaults()
+    structlog.contextvars.clear_contextvars()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("_restore_logging")
 @pytest.mark.parametrize("key", ["api_key", "signature", "password", "authorization"])
 def test_secrets_are_redacted_from_logs(key: str, capsys: pytest.CaptureFixture[str]) -> None:
     from milkbot.logging import configure_logging, get_logger

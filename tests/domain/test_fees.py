@@ -95,20 +95,10 @@ def test_real_trade_fees_are_the_formula_ceiled_to_a_centicent(label, fill, seri
     assert fill["is_taker"] and D(fill["fee_cost"]) == expected
 
 
-# Known bug in FeeModel (reported to the lead): with fee_multiplier 0.5 it returns half of
-# the cent-rounded fee (0.005) where Kalshi charges a centicent-rounded fee that a member's
-# cent balance turns into 0.01. Strict: fixing FeeModel turns these into failures to remove.
-MULTIPLIER_BUG = {"KXMLBSPREAD-REDACTED025-1.00@0.1300", "KXMLBGAME-REDACTED029-0.27@0.2700"}
-
-
 def _cent_fee_cases() -> list:
-    bug = pytest.mark.xfail(
-        strict=True, reason="FeeModel applies fee_multiplier after rounding to the cent"
-    )
-    return [
-        pytest.param(fill, series, id=label, marks=[bug] if label in MULTIPLIER_BUG else [])
-        for label, fill, series in KNOWN
-    ]
+    # Includes fills of series with fee_multiplier 0.5, where the multiplier must scale the
+    # coefficient before the rounding to the cent.
+    return [pytest.param(fill, series, id=label) for label, fill, series in KNOWN]
 
 
 @pytest.mark.parametrize(("fill", "series"), _cent_fee_cases())

@@ -1,7 +1,8 @@
 """Kalshi's trading fee model, read from the series' fee fields.
 
-Taker fee = ceil_to_cent(0.07 x C x P x (1 - P)) x fee_multiplier. A maker fee with
-coefficient 0.0175 applies only to series whose ``fee_type`` says so
+Taker fee = ceil_to_cent(0.07 x fee_multiplier x C x P x (1 - P)). The multiplier scales the
+coefficient before rounding: every recorded real fill agrees (``tests/domain/test_fees.py``).
+A maker fee with coefficient 0.0175 applies only to series whose ``fee_type`` says so
 (``shared/notes/kalshi-api.md`` section 9).
 """
 
@@ -60,18 +61,16 @@ class FeeModel:
         self._check(c, price)
         if self.fee_type is FeeType.FLAT:
             raise DataError("the 'flat' fee schedule (Specific Trading Fees Table) is not modelled")
-        raw = TAKER_COEFFICIENT * c * price * (1 - price)
-        return ceil_to_cent(raw) * self.multiplier
+        return ceil_to_cent(TAKER_COEFFICIENT * self.multiplier * c * price * (1 - price))
 
     def maker_fee(self, count: Decimal | int, price: Decimal) -> Decimal:
         """Fee in dollars for a resting order of ``count`` contracts filled at ``price``."""
         c = Decimal(count)
         self._check(c, price)
         if self.fee_type is FeeType.QUADRATIC_WITH_MAKER_FEES:
-            return ceil_to_cent(MAKER_COEFFICIENT * c * price * (1 - price)) * self.multiplier
+            return ceil_to_cent(MAKER_COEFFICIENT * self.multiplier * c * price * (1 - price))
         if self.fee_type is FeeType.QUADRATIC_WITH_COMBO_MAKER_FEES:
-            raw = MAKER_COEFFICIENT * c * price * (1 - price) * 2
-            return ceil_to_cent(raw) * self.multiplier
+            return ceil_to_cent(MAKER_COEFFICIENT * 2 * self.multiplier * c * price * (1 - price))
         return Decimal(0)
 
     def fee(self, count: Decimal | int, price: Decimal, *, is_taker: bool) -> Decimal:
