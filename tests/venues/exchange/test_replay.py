@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from milkbot.clock import FixedClock
-from milkbot.datasets import Dataset
+from milkbot.datasets import Dataset, load_dataset
 from milkbot.venues.exchange.matching import BookSide, Engine, MarketStatus, OrderRequest
 from milkbot.venues.exchange.replay import MAKER, TAKER, TapeReplay
 
@@ -75,3 +76,27 @@ def test_a_better_priced_user_bid_is_hit_by_the_next_seller(demo_dataset: Datase
     # The historical seller hits the better-priced user bid before the tape's own bid.
     assert sum(f.count for f in fills) == count
     assert all(f.yes_price == price + step and not f.is_taker for f in fills)
+
+
+def test_quote_rows_become_the_makers_best_bid_and_ask(shared_data: Path) -> None:
+    dataset = load_dataset([shared_data / "kalshi-quotes-2026-dev"])
+    quotes = dataset.quotes
+    assert quotes is not None
+    clock = FixedClock(datetime(2020, 1, 1, tzinfo=UTC))
+    engine = Engine(clock)
+    replay = TapeReplay(engine, dataset)
+    two_sided = quotes.dropna(subset=["yes_bid", "yes_ask"]).sort_values("ts")
+    checked = 0
+    for row in two_sided.itertuples():
+        when = row.ts.to_pydatetime()
+        clock.current = max(clock.current, when)
+        replay.advance(clock.current)
+        market = engine.markets[str(row.ticker)]
+        if market.status is not MarketStatus.ACTIVE:
+            continue
+        assert market.best(BookSide.BID) == (Decimal(int(row.yes_bid)) / 100, replay.depth)
+        assert market.best(BookSide.ASK) == (Decimal(int(row.yes_ask)) / 100, replay.depth)
+        checked += 1
+        if checked == 50:
+            break
+    assert checked == 50

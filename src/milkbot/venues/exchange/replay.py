@@ -185,8 +185,10 @@ class TapeReplay:
         times = [i.open_time for i in self.infos.values() if i.open_time is not None]
         if dataset.trades is not None and len(dataset.trades):
             times.append(dataset.trades["created_time"].min().to_pydatetime())
+        if dataset.quotes is not None and len(dataset.quotes):
+            times.append(dataset.quotes["ts"].min().to_pydatetime())
         if not times:
-            raise DatasetError("the dataset has neither open times nor trades")
+            raise DatasetError("the dataset has no open times, trades or quotes")
         return min(times)
 
     def _push(self, when: datetime, kind: int, payload: tuple[object, ...]) -> None:
