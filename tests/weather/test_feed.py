@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from tests.weather.conftest import NWS_API, Upstream, body, nws_json
 
 from milkbot.clock import FixedClock
 from milkbot.domain.stations import by_city
@@ -15,6 +14,7 @@ from milkbot.domain.weather import c_to_f
 from milkbot.weather.feed import WeatherFeed
 from milkbot.weather.nws.client import NwsClient
 from milkbot.weather.openmeteo.client import OpenMeteoClient
+from tests.weather.conftest import NWS_API, Upstream, body, nws_json
 
 
 async def _no_sleep(_: float) -> None:

@@ -9,6 +9,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
+
+from milkbot.clock import FixedClock
+from milkbot.domain.stations import by_city
+from milkbot.domain.weather import CliKind, WeatherSnapshot
+from milkbot.errors import ParseError, TransientUpstreamError
+from milkbot.weather.http_cache import HttpStatusError, ProviderOutageError, http_date
+from milkbot.weather.nws.client import NwsClient
 from tests.weather.conftest import (
     NWS_API,
     NWS_CLI,
@@ -17,13 +24,6 @@ from tests.weather.conftest import (
     nws_json,
     resolve_relative_times,
 )
-
-from milkbot.clock import FixedClock
-from milkbot.domain.stations import by_city
-from milkbot.domain.weather import CliKind, WeatherSnapshot
-from milkbot.errors import ParseError, TransientUpstreamError, UpstreamError
-from milkbot.weather.http_cache import ProviderOutageError, http_date
-from milkbot.weather.nws.client import NwsClient
 
 DEN = by_city("DEN")
 DEN_POINT = "/points/39.8466,-104.6562"
@@ -217,8 +217,9 @@ async def test_4xx_is_not_retried(upstream: Upstream, clock: FixedClock) -> None
         body({"title": "Bad Request", "status": 400}, status=400),
     )
     client = _client(upstream, clock)
-    with pytest.raises(UpstreamError, match="HTTP 400"):
+    with pytest.raises(HttpStatusError, match="HTTP 400") as info:
         await client.latest_observation(DEN)
+    assert info.value.status == 400
     assert len(upstream.requests) == 1
     assert client.observations_health.consecutive_failures == 0
 
@@ -374,6 +375,7 @@ async def test_climate_day_observations_window(upstream: Upstream) -> None:
     request = upstream.requests[0]
     assert request.url.params["start"] == "2024-07-10T05:00:00+00:00"
     assert request.url.params["end"] == "2024-07-10T18:00:00+00:00"
+    assert request.url.params["limit"] == "500"  # the spec's maximum page
     assert found == ()  # the recorded observation (February) is outside the day
     assert await client.climate_day_observations(nyc, date(2024, 7, 11)) == ()
 

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.weather.conftest import NWS_API, nws_json, resolve_relative_times
 
 from milkbot.domain.stations import by_city
 from milkbot.domain.weather import c_to_f
 from milkbot.errors import ParseError
 from milkbot.weather.nws import parsing
+from tests.weather.conftest import NWS_API, nws_json, resolve_relative_times
 
 TAE = "gridpoints_TAE_58,65_raw_grid_2022-02-04_pynws.json"
 FORECAST = "gridpoints_BMX_32,69_forecast_weathergov_RELATIVE_TIMES.json"

@@ -15,7 +15,6 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.weather.conftest import Upstream, body
 
 from milkbot.clock import FixedClock
 from milkbot.domain.stations import by_city
@@ -28,6 +27,7 @@ from milkbot.weather.openmeteo.parsing import (
     parse_daily_members,
     parse_hourly_member_climate_max,
 )
+from tests.weather.conftest import Upstream, body
 
 NYC = by_city("NYC")
 NOW = datetime(2025, 7, 10, 12, tzinfo=UTC)

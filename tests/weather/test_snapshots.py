@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
-from tests.weather.conftest import NWS_API, Upstream, body
 
 from milkbot.clock import FixedClock
 from milkbot.domain.stations import by_city
@@ -22,6 +21,7 @@ from milkbot.store.engine import create_trading_engine, session_factory
 from milkbot.store.migrate import upgrade
 from milkbot.weather.nws.client import NwsClient
 from milkbot.weather.snapshots import record_snapshot, snapshots_as_of
+from tests.weather.conftest import NWS_API, Upstream, body
 
 T0 = datetime(2024, 2, 20, 16, tzinfo=UTC)
 

@@ -41,6 +41,14 @@ class ProviderOutageError(UpstreamError):
     """The provider is in outage (circuit open): use the fallback provider."""
 
 
+class HttpStatusError(UpstreamError):
+    """A non-retryable HTTP error answer (4xx other than 429)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 @dataclass(frozen=True, slots=True)
 class FetchResult:
     """A response body as served to the caller, fresh from the network or from the cache."""
@@ -302,7 +310,7 @@ class CachingFetcher:
                 last_error = detail
                 log.info("retrying", provider=self.provider, url=url, error=detail)
                 continue
-            raise UpstreamError(f"{self.provider} {url}: {detail}")
+            raise HttpStatusError(f"{self.provider} {url}: {detail}", response.status_code)
         health.record_failure(last_error, self.clock.now())
         raise TransientUpstreamError(
             f"{self.provider} {url}: {last_error} after {self.max_attempts} attempts"

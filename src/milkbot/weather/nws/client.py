@@ -23,12 +23,13 @@ from milkbot.clock import Clock
 from milkbot.domain.climate_day import climate_day_bounds
 from milkbot.domain.stations import Station
 from milkbot.domain.weather import CliReport, Observation, WeatherSnapshot
-from milkbot.errors import ParseError, UpstreamError
+from milkbot.errors import ParseError
 from milkbot.settings import Settings
 from milkbot.weather.cli_report import parse_cli_product, report_for_station
 from milkbot.weather.http_cache import (
     CachingFetcher,
     FetchResult,
+    HttpStatusError,
     Sleep,
     SnapshotSink,
     UpstreamHealth,
@@ -174,8 +175,8 @@ class NwsClient:
         point = await self.grid_point(station)
         try:
             return await self._get(pick(point), station=station, kind=kind, issued_at=_update_time)
-        except UpstreamError as e:
-            if "HTTP 404" not in str(e):
+        except HttpStatusError as e:
+            if e.status != 404:
                 raise
         point = await self.grid_point(station, refresh=True)
         return await self._get(pick(point), station=station, kind=kind, issued_at=_update_time)
@@ -212,7 +213,7 @@ class NwsClient:
     ) -> tuple[Observation, ...]:
         """Observations with ``start <= timestamp <= end``, oldest first."""
         url = f"{self._base}/stations/{station.icao}/observations"
-        params = {"start": start.isoformat(), "end": end.isoformat()}
+        params = {"start": start.isoformat(), "end": end.isoformat(), "limit": "500"}
         _, payload = await self._get(
             url, station=station, kind="observations", params=params, forecast=False
         )
