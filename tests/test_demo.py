@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.dashboard.conftest import free_port
+from tests.servers import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

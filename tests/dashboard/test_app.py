@@ -9,7 +9,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from milkbot.dashboard import commands
-from tests.dashboard.conftest import ApiServer, free_port
+from tests.dashboard.conftest import CITIES, ApiServer
+from tests.servers import free_port
 
 APP = Path(commands.__file__).with_name("app.py")
 
@@ -31,18 +32,7 @@ def test_grid_shows_ten_city_cards_with_data(
     at = _run(monkeypatch, api_server.url)
     assert not at.exception
     text = " ".join(m.value for m in at.markdown)
-    for name in (
-        "New York",
-        "Chicago",
-        "Miami",
-        "Austin",
-        "Denver",
-        "Los Angeles",
-        "Philadelphia",
-        "Houston",
-        "Dallas",
-        "Washington",
-    ):
+    for name in CITIES:
         assert name in text
     captions = " ".join(c.value for c in at.caption)
     assert "delayed 60 minutes" in captions

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import IN_CI, REPO
+from tests.dashboard.conftest import CITIES
 from tests.test_demo import Demo
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -27,18 +28,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-CITIES = (
-    "New York",
-    "Chicago",
-    "Miami",
-    "Austin",
-    "Denver",
-    "Los Angeles",
-    "Philadelphia",
-    "Houston",
-    "Dallas",
-    "Washington",
-)
 SCREENSHOT = REPO / "docs" / "dashboard.png"
 
 

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 
 from milkbot import bundled
@@ -33,36 +29,14 @@ from milkbot.trader.service import Trader, event_date_of
 from milkbot.trader.weather_feed import HourlyTemperatures
 from milkbot.venues.exchange.server import KeyRegistry, build_state, create_app
 from milkbot.venues.kalshi.client import KalshiClient
-from tests.dashboard.conftest import free_port
+from tests.servers import ThreadedServer
 
 START = datetime(2025, 4, 6, 16, tzinfo=UTC)
 
 
-class _Exchange:
-    def __init__(self, clock: FixedClock) -> None:
-        dataset = load_dataset([bundled.path("kalshi-tape-demo")])
-        state = build_state(dataset, clock, keys=KeyRegistry())
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(
-            uvicorn.Config(create_app(state), host="127.0.0.1", port=self.port, log_config=None)
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> _Exchange:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/health").status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError("exchange did not start")
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+def _exchange(clock: FixedClock) -> ThreadedServer:
+    dataset = load_dataset([bundled.path("kalshi-tape-demo")])
+    return ThreadedServer(create_app(build_state(dataset, clock, keys=KeyRegistry())))
 
 
 @pytest.fixture
@@ -71,8 +45,8 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def exchange(clock: FixedClock) -> Iterator[_Exchange]:
-    with _Exchange(clock) as ex:
+def exchange(clock: FixedClock) -> Iterator[ThreadedServer]:
+    with _exchange(clock) as ex:
         yield ex
 
 
@@ -82,7 +56,7 @@ def test_event_date_of_tickers() -> None:
 
 
 async def test_trader_snapshots_exports_and_settles(
-    exchange: _Exchange, clock: FixedClock, tmp_path: Path
+    exchange: ThreadedServer, clock: FixedClock, tmp_path: Path
 ) -> None:
     settings = Settings(data_dir=tmp_path / "var", _env_file=None)  # type: ignore[call-arg]
     upgrade(settings)
@@ -150,7 +124,9 @@ async def test_trader_snapshots_exports_and_settles(
         await engine.dispose()
 
 
-async def test_exchange_clock_follows_the_replay(exchange: _Exchange, clock: FixedClock) -> None:
+async def test_exchange_clock_follows_the_replay(
+    exchange: ThreadedServer, clock: FixedClock
+) -> None:
     ec = ExchangeClock(exchange.url + "/health")
     assert await ec.sync() == START
     assert ec.now() >= START
