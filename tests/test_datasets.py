@@ -45,6 +45,19 @@ def test_merging_directories_keeps_one_row_per_key(tmp_path: Path) -> None:
     assert m is not None and len(m) == 1 and m["result"].iloc[0] == "yes"
 
 
+def test_merging_keeps_distinct_markets_without_tickers(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    rows = [
+        ",E,KXHIGHNY,NYC,KNYC,2021-08-10,greater,81,,,,yes,\n",
+        ",E,KXHIGHNY,NYC,KNYC,2021-08-10,greater,84,,,,no,\n",
+    ]
+    (a / "markets.csv").write_text(MARKETS_HEADER + rows[0])
+    (b / "markets.csv").write_text(MARKETS_HEADER + "".join(rows))
+    m = load_dataset([a, b]).markets
+    assert m is not None and sorted(m["floor_strike"]) == [81, 84]
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

@@ -63,7 +63,16 @@ _NUMBERS = {
     "hourly": ("temp_f",),
 }
 _KEYS = {
-    "markets": ("ticker",),
+    # A ticker may be empty where a source has none: the bracket identifies the market then.
+    "markets": (
+        "ticker",
+        "event_ticker",
+        "city",
+        "event_date",
+        "strike_type",
+        "floor_strike",
+        "cap_strike",
+    ),
     "trades": None,
     "quotes": ("ticker", "ts"),
     "forecasts": ("station", "target_date", "issued_at", "source"),
