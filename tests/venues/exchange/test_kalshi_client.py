@@ -61,6 +61,13 @@ async def test_client_reads_market_data(live: LiveExchange, private_key: rsa.RSA
         assert best is not None
         trades = await client.get_trades(ticker=ticker)
         assert trades
+        by_ticker = await client.get_markets(tickers=[ticker, "KXHIGHNY-25APR07-B48.5", "NOPE"])
+        assert {m.ticker for m in by_ticker} == {ticker, "KXHIGHNY-25APR07-B48.5"}
+        close = live.state.infos[ticker].close_time
+        assert close is not None
+        closing = await client.get_markets(min_close_ts=close, max_close_ts=close)
+        assert ticker in {m.ticker for m in closing}
+        assert all(live.state.infos[m.ticker].close_time == close for m in closing)
         event = await client.get_event(market.event_ticker, with_nested_markets=True)
         assert event.event_ticker == market.event_ticker
         assert book is not None

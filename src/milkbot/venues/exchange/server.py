@@ -351,6 +351,18 @@ def _ts_filter(request: Request, ts: datetime) -> bool:
     return not ("max_ts" in q and t > int(q["max_ts"]))
 
 
+def _close_filter(q: Any, close_time: datetime | None) -> bool:
+    """Apply ``min_close_ts``/``max_close_ts`` (Unix seconds) to a close time."""
+    if "min_close_ts" not in q and "max_close_ts" not in q:
+        return True
+    if close_time is None:
+        return False
+    t = close_time.timestamp()
+    if "min_close_ts" in q and t < int(q["min_close_ts"]):
+        return False
+    return not ("max_close_ts" in q and t > int(q["max_close_ts"]))
+
+
 _MUTATIONS = {"POST", "DELETE"}
 _STATUS_FILTER = {
     "unopened": {MarketStatus.INITIALIZED},
@@ -502,6 +514,8 @@ class ExchangeApp:
                 q["status"], set()
             ):
                 continue
+            if not _close_filter(q, infos[0].close_time):
+                continue
             markets = [self._market(i.ticker) for i in infos] if nested else None
             out.append(wire.event_json(infos, markets))
         page, cursor = _page(out, request, 200, 200)
@@ -539,6 +553,8 @@ class ExchangeApp:
             if q.get("event_ticker") and info.event_ticker != q["event_ticker"]:
                 continue
             if statuses is not None and self.state.engine.markets[ticker].status not in statuses:
+                continue
+            if not _close_filter(q, info.close_time):
                 continue
             selected.append(ticker)
         page, cursor = _page(selected, request)
