@@ -181,7 +181,9 @@ async def test_client_reconciles_through_faults(
 async def test_websocket_client_keeps_a_consistent_book_under_faults(
     demo_dataset: Dataset, private_key: rsa.RSAPrivateKey
 ) -> None:
-    faults = FaultConfig(ws_seq_gap_rate=0.1, ws_duplicate_rate=0.1, ws_drop_rate=0.02, seed=3)
+    faults = FaultConfig(
+        ws_seq_gap_rate=0.1, ws_duplicate_rate=0.1, ws_reorder_rate=0.1, ws_drop_rate=0.02, seed=3
+    )
     state, clock = make_state(demo_dataset, private_key, faults=faults)
     async for url in serve(state):
         live = LiveExchange(url, state, clock)

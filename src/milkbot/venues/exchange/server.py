@@ -135,7 +135,11 @@ class Subscription:
 
 
 class Connection:
-    """An authenticated WebSocket client: its subscriptions and outgoing queue."""
+    """An authenticated WebSocket client: its subscriptions and outgoing queue.
+
+    A message held back by the reorder fault goes out after the next message or at the
+    next replay tick, whichever comes first.
+    """
 
     def __init__(self, websocket: WebSocket, user_id: str, faults: FaultInjector) -> None:
         self.websocket = websocket
@@ -145,6 +149,12 @@ class Connection:
         self.queue: asyncio.Queue[str | None] = asyncio.Queue()
         self._held: str | None = None
         self.closed = False
+
+    def flush(self) -> None:
+        """Send a message held back by the reorder fault."""
+        if self._held is not None and not self.closed:
+            self.queue.put_nowait(self._held)
+        self._held = None
 
     def send_control(self, frame: dict[str, Any]) -> None:
         """Queue a command response (never subject to faults)."""
@@ -215,6 +225,8 @@ class ExchangeState:
 
     def tick(self) -> None:
         """Advance the replay to the clock's time and publish what happened."""
+        for conn in list(self.connections):
+            conn.flush()
         if self.replay is not None:
             self.publish(self.replay.advance(self.clock.now()))
         else:
