@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -132,6 +133,22 @@ async def test_client_order_lifecycle(live: LiveExchange, private_key: rsa.RSAPr
         assert acks[0].error_code is None and acks[1].error_code == "order_already_exists"
         cancels = await client.batch_cancel_orders([acks[0].order_id])
         assert cancels[0].reduced_by == 1
+        report = await client.get_order(ack.order_id)
+        assert (report.client_order_id, report.status.value, report.filled) == (
+            "c-rest",
+            "canceled",
+            0,
+        )
+        info = live.state.infos[ticker]
+        assert info.close_time is not None
+        live.clock.current = info.close_time + timedelta(hours=2)
+        live.state.tick()
+        settlements = await client.get_settlements()
+        assert [s.ticker for s in settlements] == [ticker]
+        assert await client.get_positions() == []
+        after = await client.get_balance()
+        payout = Decimal(1) if info.result == "yes" else Decimal(0)
+        assert after.balance == balance.balance + payout
 
 
 async def test_client_reconciles_through_faults(
@@ -171,6 +188,11 @@ async def test_client_reconciles_through_faults(
                         except OutcomeUnknownError:
                             continue
             orders = await client.get_orders(ticker=ticker)
+            # Reads retry through the same 5xx/429 faults.
+            assert len(await client.get_markets(series_ticker="KXHIGHNY")) == 18
+            assert (await client.get_balance()).balance == Decimal(1000)
+            assert await client.get_fills() == []
+            await client.get_orderbook(ticker)
         assert unknown > 0  # the faults did fire
         ids = [o.client_order_id for o in orders]
         assert sorted(ids) == sorted(f"f-{i}" for i in range(30))
