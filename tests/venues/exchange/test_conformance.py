@@ -138,6 +138,22 @@ async def test_rest_responses_match_the_spec(
         check("get-fills.md", "GetFillsResponse", await get("/portfolio/fills"))
         check("get-positions.md", "GetPositionsResponse", await get("/portfolio/positions"))
         check("get-balance.md", "GetBalanceResponse", await get("/portfolio/balance"))
+        r = await http.post("/portfolio/order_groups/create", json={"contracts_limit_fp": "5.00"})
+        assert r.status_code == 201
+        check("create-order-group.md", "CreateOrderGroupResponse", r.json())
+        gid = r.json()["order_group_id"]
+        check("get-order-groups.md", "GetOrderGroupsResponse", await get("/portfolio/order_groups"))
+        group = await get(f"/portfolio/order_groups/{gid}")
+        check("get-order-group.md", "GetOrderGroupResponse", group)
+        for verb, suffix, page, body in (
+            ("PUT", "/limit", "update-order-group-limit.md", {"contracts_limit": 7}),
+            ("PUT", "/trigger", "trigger-order-group.md", None),
+            ("PUT", "/reset", "reset-order-group.md", None),
+            ("DELETE", "", "delete-order-group.md", None),
+        ):
+            r = await http.request(verb, f"/portfolio/order_groups/{gid}{suffix}", json=body)
+            assert r.status_code == 200, r.text
+            check(page, "EmptyResponse", r.json())
         info = live.state.infos[ticker]
         assert info.close_time is not None
         from datetime import timedelta

@@ -248,3 +248,69 @@ async def test_websocket_client_keeps_a_consistent_book_under_faults(
 def _yes_levels(book: object) -> dict[Decimal, Decimal]:
     levels = book.yes
     return {Decimal(p): Decimal(q) for p, q in dict(levels).items() if q}
+
+
+async def test_client_order_groups(live: LiveExchange, private_key: rsa.RSAPrivateKey) -> None:
+    ticker = _two_sided(live)
+    ask = live.state.engine.markets[ticker].best(BookSide.ASK)
+    assert ask is not None and ask[1] >= 3
+    async with _client(live, private_key) as client:
+        gid = await client.create_order_group(Decimal(2))
+        rest = OrderRequest(
+            ticker,
+            OutcomeSide.YES,
+            Action.BUY,
+            Decimal("0.01"),
+            Decimal(1),
+            "g-rest",
+            order_group_id=gid,
+        )
+        await client.create_order(rest)
+        group = await client.get_order_group(gid)
+        assert group.is_auto_cancel_enabled and group.contracts_limit == 2
+        take = OrderRequest(
+            ticker,
+            OutcomeSide.YES,
+            Action.BUY,
+            ask[0],
+            Decimal(3),
+            "g-take",
+            time_in_force=TimeInForce.IMMEDIATE_OR_CANCEL,
+            order_group_id=gid,
+        )
+        assert (await client.create_order(take)).filled == 3
+        # 3 > 2 contracts in 15 s: the group triggered and cancelled its resting order.
+        assert not (await client.get_order_group(gid)).is_auto_cancel_enabled
+        assert await client.get_orders(status="resting") == []
+        groups = await client.get_order_groups()
+        assert [g.order_group_id for g in groups] == [gid]
+        with pytest.raises(KalshiRejection):
+            await client.create_order(
+                OrderRequest(
+                    ticker,
+                    OutcomeSide.YES,
+                    Action.BUY,
+                    Decimal("0.01"),
+                    Decimal(1),
+                    "g-2",
+                    order_group_id=gid,
+                )
+            )
+        await client.reset_order_group(gid)
+        await client.update_order_group_limit(gid, Decimal(10))
+        await client.create_order(
+            OrderRequest(
+                ticker,
+                OutcomeSide.YES,
+                Action.BUY,
+                Decimal("0.01"),
+                Decimal(1),
+                "g-3",
+                order_group_id=gid,
+            )
+        )
+        assert [o.client_order_id for o in await client.get_orders(status="resting")] == ["g-3"]
+        await client.trigger_order_group(gid)
+        assert await client.get_orders(status="resting") == []
+        await client.delete_order_group(gid)
+        assert await client.get_order_groups() == []

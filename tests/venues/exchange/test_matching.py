@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -277,3 +277,44 @@ def test_conservation_and_consistency(
         eng.settle_market(T, result)
         assert eng.total_value() == eng.total_deposits()
         assert all(T not in a.positions for a in eng.accounts.values())
+
+
+def test_order_group_trips_over_its_rolling_limit(engine: Engine) -> None:
+    group = engine.create_order_group("alice", D(5))
+    resting = engine.create_order("alice", bid("0.10", 2, order_group_id=group.group_id)).order
+    engine.create_order("bob", ask("0.50", 10))
+    # 4 contracts fill: under the limit, the rest of the group is untouched.
+    engine.create_order("alice", bid("0.50", 4, order_group_id=group.group_id))
+    assert not group.triggered
+    # 2 more within 15 s make 6 > 5: the group triggers and cancels its resting orders,
+    # including the rest of the order that crossed the limit.
+    crossing = engine.create_order("alice", bid("0.50", 10, order_group_id=group.group_id))
+    assert group.triggered and crossing.fill_count == 6
+    assert crossing.order.status is OrderStatus.CANCELED and crossing.order.remaining_count == 0
+    assert engine.orders[resting.order_id].status is OrderStatus.CANCELED
+    with pytest.raises(OrderRejected) as e:
+        engine.create_order("alice", bid("0.10", 1, order_group_id=group.group_id))
+    assert e.value.code == "order_group_triggered"
+    engine.reset_order_group("alice", group.group_id)
+    engine.create_order("alice", bid("0.10", 1, order_group_id=group.group_id))
+    with pytest.raises(OrderRejected) as e:
+        engine.order_group("bob", group.group_id)
+    assert e.value.status == 404
+
+
+def test_order_group_window_rolls_and_limit_update_triggers() -> None:
+    clock = FixedClock(datetime(2025, 4, 6, tzinfo=UTC))
+    eng = Engine(clock)
+    eng.add_market(T, "E", "S", FeeModel())
+    eng.open_account("a", D(1000))
+    eng.open_account("b", D(1000))
+    group = eng.create_order_group("a", D(5))
+    eng.create_order("b", ask("0.50", 100))
+    eng.create_order("a", bid("0.50", 4, order_group_id=group.group_id))
+    clock.advance(timedelta(seconds=16))
+    eng.create_order("a", bid("0.50", 4, order_group_id=group.group_id))
+    assert not group.triggered  # the first 4 left the 15 s window
+    eng.create_order("a", bid("0.01", 1, order_group_id=group.group_id))
+    events = eng.update_order_group_limit("a", group.group_id, D(3))
+    assert group.triggered and events
+    assert eng.group_orders(group) == []

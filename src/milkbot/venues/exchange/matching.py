@@ -24,7 +24,7 @@ import uuid
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
@@ -101,6 +101,7 @@ class OrderRequest:
     post_only: bool = False
     reduce_only: bool = False
     expiration_time: datetime | None = None
+    order_group_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -123,6 +124,7 @@ class Order:
     last_update_time: datetime
     priority: int
     expiration_time: datetime | None = None
+    order_group_id: str | None = None
     taker_fill_cost: Decimal = ZERO
     maker_fill_cost: Decimal = ZERO
     taker_fees: Decimal = ZERO
@@ -339,6 +341,30 @@ class Market:
         )
 
 
+ORDER_GROUP_WINDOW = timedelta(seconds=15)
+
+
+@dataclass(slots=True)
+class OrderGroup:
+    """Kalshi's order group: cancel its orders when fills exceed a limit within 15 s.
+
+    The check runs after the matching step that crossed the limit: that step's fills stand,
+    then every resting order of the group (the incoming one included) is cancelled.
+    """
+
+    group_id: str
+    user_id: str
+    limit: Decimal
+    triggered: bool = False
+    fills: deque[tuple[datetime, Decimal]] = field(default_factory=deque)
+
+    def rolling(self, now: datetime) -> Decimal:
+        """Contracts filled by the group's orders in the last 15 seconds."""
+        while self.fills and self.fills[0][0] <= now - ORDER_GROUP_WINDOW:
+            self.fills.popleft()
+        return sum((q for _, q in self.fills), ZERO)
+
+
 def _check_price(price: Decimal) -> None:
     if price % TICK != 0 or not TICK <= price <= ONE - TICK:
         raise OrderRejected("invalid_price", f"price {price} is not on the 0.01..0.99 grid")
@@ -364,6 +390,8 @@ class Engine:
         self.by_user: dict[str, dict[str, Order]] = {}
         self.expiring: dict[str, Order] = {}
         self.resting: dict[str, dict[str, Order]] = {}
+        self.order_groups: dict[str, OrderGroup] = {}
+        self._tripped: list[OrderGroup] = []
         self.fills: list[Fill] = []
         self.settlements: list[Settlement] = []
         self.fees_collected = ZERO
@@ -443,6 +471,12 @@ class Engine:
         _check_count(request.count)
         if request.expiration_time is not None and request.time_in_force is not TimeInForce.GTC:
             raise OrderRejected("invalid_parameters", "expiration_time needs good_till_canceled")
+        if request.order_group_id is not None:
+            group = self.order_group(user_id, request.order_group_id)
+            if group.triggered:
+                raise OrderRejected(
+                    "order_group_triggered", "the order group is triggered; reset it"
+                )
         cid = request.client_order_id or self.new_id()
         if (user_id, cid) in self.client_ids:
             raise OrderRejected(
@@ -479,6 +513,7 @@ class Engine:
             last_update_time=now,
             priority=self._priority,
             expiration_time=request.expiration_time,
+            order_group_id=request.order_group_id,
         )
         self.orders[order.order_id] = order
         self.by_user.setdefault(user_id, {})[order.order_id] = order
@@ -494,7 +529,11 @@ class Engine:
             return Placement(order.snapshot(), (), self._indexed(events))
         self._match(market, order, fills, events)
         self._finish_taker(market, order, events)
-        return Placement(order.snapshot(), tuple(fills), self._indexed(events))
+        self._indexed(events)
+        events += self._trip_groups()
+        return Placement(
+            self.orders[order.order_id].snapshot(), tuple(fills), self._indexed(events)
+        )
 
     def _crosses(self, market: Market, side: BookSide, price: Decimal) -> bool:
         if side is BookSide.BID:
@@ -610,6 +649,7 @@ class Engine:
             position = self._book_fill(
                 order.user_id, market.ticker, order.side, qty, unit, fee, now
             )
+            self._group_fill(order, qty, now)
             fill = Fill(
                 fill_id=self.new_id(),
                 trade_id=trade.trade_id,
@@ -806,7 +846,83 @@ class Engine:
             events.append(OrderUpdate(order.snapshot(), "Trade"))
         else:
             events.append(OrderUpdate(order.snapshot(), "SelfTradeCancel"))
+        self._indexed(events)
+        events += self._trip_groups()
         return Placement(order.snapshot(), tuple(fills), self._indexed(events))
+
+    # ---- order groups ------------------------------------------------------------------
+    def create_order_group(self, user_id: str, limit: Decimal) -> OrderGroup:
+        """Create an order group with a 15-second rolling contracts limit."""
+        if limit < 1 or limit % 1 != 0:
+            raise OrderRejected("invalid_parameters", "contracts_limit must be a whole number >= 1")
+        group = OrderGroup(self.new_id(), user_id, limit)
+        self.order_groups[group.group_id] = group
+        return group
+
+    def order_group(self, user_id: str, group_id: str) -> OrderGroup:
+        """Return one of the user's order groups or raise a 404 rejection."""
+        group = self.order_groups.get(group_id)
+        if group is None or group.user_id != user_id:
+            raise OrderRejected("not_found", f"no order group {group_id}", 404)
+        return group
+
+    def group_orders(self, group: OrderGroup) -> list[Order]:
+        """Resting orders of a group."""
+        mine = self.resting.get(group.user_id, {}).values()
+        return [o for o in mine if o.order_group_id == group.group_id]
+
+    def _cancel_group(self, group: OrderGroup, reason: str) -> list[Event]:
+        events: list[Event] = []
+        for order in self.group_orders(group):
+            if order.status is OrderStatus.RESTING:
+                events += self.cancel_order(order.user_id, order.order_id, reason)[1]
+        return events
+
+    def trigger_order_group(self, user_id: str, group_id: str) -> list[Event]:
+        """Trigger a group: cancel its resting orders and refuse new ones until reset."""
+        group = self.order_group(user_id, group_id)
+        group.triggered = True
+        return self._cancel_group(group, "OrderGroupCancel")
+
+    def reset_order_group(self, user_id: str, group_id: str) -> None:
+        """Clear a group's triggered state and rolling volume."""
+        group = self.order_group(user_id, group_id)
+        group.triggered = False
+        group.fills.clear()
+
+    def update_order_group_limit(self, user_id: str, group_id: str, limit: Decimal) -> list[Event]:
+        """Change the limit; trigger at once when the rolling volume exceeds it."""
+        if limit < 1 or limit % 1 != 0:
+            raise OrderRejected("invalid_parameters", "contracts_limit must be a whole number >= 1")
+        group = self.order_group(user_id, group_id)
+        group.limit = limit
+        if group.rolling(self.clock.now()) > limit:
+            return self.trigger_order_group(user_id, group_id)
+        return []
+
+    def delete_order_group(self, user_id: str, group_id: str) -> list[Event]:
+        """Cancel a group's resting orders and remove it."""
+        group = self.order_group(user_id, group_id)
+        events = self._cancel_group(group, "OrderGroupCancel")
+        del self.order_groups[group_id]
+        return events
+
+    def _group_fill(self, order: Order, qty: Decimal, now: datetime) -> None:
+        if order.order_group_id is None:
+            return
+        group = self.order_groups.get(order.order_group_id)
+        if group is None:
+            return
+        group.fills.append((now, qty))
+        if not group.triggered and group.rolling(now) > group.limit:
+            group.triggered = True
+            self._tripped.append(group)
+
+    def _trip_groups(self) -> list[Event]:
+        events: list[Event] = []
+        while self._tripped:
+            events += self._cancel_group(self._tripped.pop(), "OrderGroupCancel")
+        return events
 
     # ---- lifecycle -----------------------------------------------------------------------
     def expire_orders(self) -> list[Event]:

@@ -375,7 +375,7 @@ def _close_filter(q: Any, close_time: datetime | None) -> bool:
     return not ("max_close_ts" in q and t > int(q["max_close_ts"]))
 
 
-_MUTATIONS = {"POST", "DELETE"}
+_MUTATIONS = {"POST", "PUT", "DELETE"}
 _STATUS_FILTER = {
     "unopened": {MarketStatus.INITIALIZED},
     "open": {MarketStatus.ACTIVE},
@@ -626,6 +626,7 @@ class ExchangeApp:
             post_only=bool(body.get("post_only", False)),
             reduce_only=bool(body.get("reduce_only", False)),
             expiration_time=datetime.fromtimestamp(int(expiration), UTC) if expiration else None,
+            order_group_id=body.get("order_group_id") or None,
         )
 
     def _placed(self, user: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -885,6 +886,84 @@ class ExchangeApp:
             {"settlements": [wire.settlement_json(s) for s in page], "cursor": cursor}
         )
 
+    # ---- order groups ------------------------------------------------------------------
+    @staticmethod
+    def _limit(body: dict[str, Any]) -> Decimal:
+        whole = body.get("contracts_limit")
+        fixed = _dec(body, "contracts_limit_fp", required=False)
+        if whole is None and fixed is None:
+            raise OrderRejected("invalid_parameters", "give contracts_limit or contracts_limit_fp")
+        if whole is not None and fixed is not None and Decimal(int(whole)) != fixed:
+            raise OrderRejected("invalid_parameters", "contracts_limit and _fp disagree")
+        if fixed is not None:
+            return fixed
+        try:
+            return Decimal(int(str(whole)))
+        except ValueError:
+            raise OrderRejected(
+                "invalid_parameters", "contracts_limit must be an integer"
+            ) from None
+
+    async def create_group(self, request: Request) -> Response:
+        """``POST /portfolio/order_groups/create``."""
+        body = await self.body(request)
+        group = self.state.engine.create_order_group(request.state.user, self._limit(body))
+        return JSONResponse(
+            {"order_group_id": group.group_id, "subaccount": 0, "exchange_index": 0},
+            status_code=201,
+        )
+
+    async def list_groups(self, request: Request) -> Response:
+        """``GET /portfolio/order_groups``."""
+        groups = [
+            {
+                "id": g.group_id,
+                "contracts_limit_fp": wire.fp(g.limit),
+                "is_auto_cancel_enabled": not g.triggered,
+                "exchange_index": 0,
+            }
+            for g in self.state.engine.order_groups.values()
+            if g.user_id == request.state.user
+        ]
+        return JSONResponse({"order_groups": groups})
+
+    async def get_group(self, request: Request) -> Response:
+        """``GET /portfolio/order_groups/{id}``: the group and its resting orders."""
+        engine = self.state.engine
+        group = engine.order_group(request.state.user, request.path_params["group_id"])
+        return JSONResponse(
+            {
+                "is_auto_cancel_enabled": not group.triggered,
+                "contracts_limit_fp": wire.fp(group.limit),
+                "orders": [o.order_id for o in engine.group_orders(group)],
+                "exchange_index": 0,
+            }
+        )
+
+    async def delete_group(self, request: Request) -> Response:
+        """``DELETE /portfolio/order_groups/{id}``."""
+        user, gid = request.state.user, request.path_params["group_id"]
+        self.state.publish(self.state.engine.delete_order_group(user, gid))
+        return JSONResponse({})
+
+    async def reset_group(self, request: Request) -> Response:
+        """``PUT /portfolio/order_groups/{id}/reset``."""
+        self.state.engine.reset_order_group(request.state.user, request.path_params["group_id"])
+        return JSONResponse({})
+
+    async def trigger_group(self, request: Request) -> Response:
+        """``PUT /portfolio/order_groups/{id}/trigger``."""
+        user, gid = request.state.user, request.path_params["group_id"]
+        self.state.publish(self.state.engine.trigger_order_group(user, gid))
+        return JSONResponse({})
+
+    async def limit_group(self, request: Request) -> Response:
+        """``PUT /portfolio/order_groups/{id}/limit``."""
+        limit = self._limit(await self.body(request))
+        user, gid = request.state.user, request.path_params["group_id"]
+        self.state.publish(self.state.engine.update_order_group_limit(user, gid, limit))
+        return JSONResponse({})
+
     # ---- WebSocket ---------------------------------------------------------------------
     async def websocket(self, websocket: WebSocket) -> None:
         """The ``/trade-api/ws/v2`` endpoint: signed handshake, commands, channel fan-out."""
@@ -1137,6 +1216,29 @@ def create_app(state: ExchangeState, *, tick_seconds: float = 0.05) -> Starlette
         Route(f"{API}/portfolio/positions", priv(app_.positions)),
         Route(f"{API}/portfolio/balance", priv(app_.balance)),
         Route(f"{API}/portfolio/settlements", priv(app_.settlements)),
+        Route(f"{API}/portfolio/order_groups", priv(app_.list_groups)),
+        Route(f"{API}/portfolio/order_groups/create", priv(app_.create_group), methods=["POST"]),
+        Route(f"{API}/portfolio/order_groups/{{group_id}}", priv(app_.get_group)),
+        Route(
+            f"{API}/portfolio/order_groups/{{group_id}}",
+            priv(app_.delete_group),
+            methods=["DELETE"],
+        ),
+        Route(
+            f"{API}/portfolio/order_groups/{{group_id}}/reset",
+            priv(app_.reset_group),
+            methods=["PUT"],
+        ),
+        Route(
+            f"{API}/portfolio/order_groups/{{group_id}}/trigger",
+            priv(app_.trigger_group),
+            methods=["PUT"],
+        ),
+        Route(
+            f"{API}/portfolio/order_groups/{{group_id}}/limit",
+            priv(app_.limit_group),
+            methods=["PUT"],
+        ),
         WebSocketRoute(WS_PATH, app_.websocket),
     ]
 

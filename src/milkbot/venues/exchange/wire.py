@@ -272,7 +272,7 @@ def order_json(order: Order) -> Json:
         "created_time": iso(order.created_time),
         "last_update_time": iso(order.last_update_time),
         "self_trade_prevention_type": order.self_trade_prevention.value,
-        "order_group_id": None,
+        "order_group_id": order.order_group_id,
         "cancel_order_on_pause": False,
         "subaccount_number": 0,
         "exchange_index": 0,
