@@ -159,3 +159,15 @@ def test_ensemble_records_contributions() -> None:
     assert sum(out.probabilities) == pytest.approx(1.0)
     total = [sum(c[i] for c in out.contributions.values()) for i in range(6)]
     assert total == pytest.approx(list(out.probabilities), abs=1e-3)
+
+
+def test_climatology_slope_is_fitted_and_bounded() -> None:
+    from milkbot.strategies.errors_model import fit_clim_weight
+
+    rng = np.random.default_rng(2)
+    anomaly = rng.normal(0, 8, 800)
+    residuals = 0.3 * anomaly + rng.normal(0, 2, 800)
+    lam = fit_clim_weight(residuals, anomaly)
+    assert 0.1 < lam < 0.3  # shrunk towards 0 by the ridge
+    assert fit_clim_weight(-residuals, anomaly) == 0.0
+    assert fit_clim_weight(residuals[:5], anomaly[:5]) == 0.0

@@ -43,7 +43,7 @@ def default_strategies(params: Params | None = None) -> list[Strategy]:
     """The ensemble's strategies; packaged climatology normals come from ``params``."""
     packaged = params.climatology if params is not None else {}
     return [
-        NwsStrategy(),
+        NwsStrategy(climate=packaged),
         MembersStrategy(),
         NowcastStrategy(),
         MarketStrategy(),

@@ -195,7 +195,25 @@ class DatasetIndex:
             truth_source=[t[1] if t else "" for t in truth],
         )
         out = out[out["truth"].notna()]
-        return out[cols].reset_index(drop=True)
+        out = out.assign(
+            clim_mean=[
+                self.climate_mean(st, d)
+                for st, d in zip(out["station"], out["target_date"], strict=True)
+            ]
+        )
+        return out[[*cols, "clim_mean"]].reset_index(drop=True)
+
+    def climate_mean(self, station: str, day: date) -> float:
+        """Mean observed maximum of earlier years within the climatology window (NaN if none)."""
+        arr = self._obs.get(station)
+        if arr is None:
+            return math.nan
+        dates, doy, tmax = arr
+        target = day.timetuple().tm_yday
+        dist = np.abs(doy - target)
+        dist = np.minimum(dist, 366 - dist)
+        sel = (dates < date(day.year, 1, 1).toordinal()) & (dist <= CLIMATOLOGY_WINDOW_DAYS)
+        return float(tmax[sel].mean()) if sel.sum() >= 30 else math.nan
 
 
 def build_index(dataset: Dataset, *, synthetic_events: bool | None = None) -> DatasetIndex:

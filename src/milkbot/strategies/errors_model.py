@@ -20,6 +20,9 @@ from milkbot.domain.distributions import Gaussian, Mixture, PredictiveDistributi
 
 DF = 5.0
 MIN_PAIRS = 30
+CLIM_RIDGE = 25.0  # ridge per pair on the climatology slope, in degF^2
+NIGHT_PRIOR = (2.0, 20.0)  # Beta prior on the night-time-maximum weight
+DEFAULT_NIGHT_WEIGHT = 0.08
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,10 +35,15 @@ class ErrorModel:
     night_shift: float
     n: int
     df: float = DF
+    clim_weight: float = 0.0  # lambda: mean = forecast + lambda * (climate mean - forecast)
 
-    def distribution(self, forecast: float) -> PredictiveDistribution:
-        """Predictive distribution of the maximum given a point forecast."""
+    def distribution(
+        self, forecast: float, climate_mean: float | None = None
+    ) -> PredictiveDistribution:
+        """Predictive distribution of the maximum given a point forecast (and climate mean)."""
         loc = forecast + self.bias
+        if climate_mean is not None and math.isfinite(climate_mean):
+            loc += self.clim_weight * (climate_mean - forecast)
         core = StudentT(loc, self.scale, self.df)
         if self.night_weight <= 1e-6:
             return core
@@ -51,6 +59,7 @@ class ErrorModel:
             "night_shift": round(self.night_shift, 4),
             "n": self.n,
             "df": self.df,
+            "clim_weight": round(self.clim_weight, 4),
         }
 
     @classmethod
@@ -63,12 +72,13 @@ class ErrorModel:
             night_shift=float(d["night_shift"]),
             n=int(d["n"]),
             df=float(d.get("df", DF)),
+            clim_weight=float(d.get("clim_weight", 0.0)),
         )
 
 
 def default_model(lead_hours: float) -> ErrorModel:
     """Prior model when there are too few pairs: no bias, spread growing with lead."""
-    return ErrorModel(0.0, 1.7 + 0.02 * max(0.0, lead_hours), 0.08, 4.0, 0)
+    return ErrorModel(0.0, 1.7 + 0.02 * max(0.0, lead_hours), DEFAULT_NIGHT_WEIGHT, 4.0, 0)
 
 
 def _cdf(x: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -82,9 +92,32 @@ def _cdf(x: np.ndarray, p: np.ndarray) -> np.ndarray:
     return out
 
 
-def fit_error_model(residuals: np.ndarray, lead_hours: float) -> ErrorModel:
-    """Fit by penalised ML on residuals = truth - forecast (whole degrees)."""
+def fit_clim_weight(residuals: np.ndarray, anomaly: np.ndarray) -> float:
+    """Ridge slope of residuals on (climate mean - forecast), clipped to [0, 0.5]."""
+    ok = np.isfinite(residuals) & np.isfinite(anomaly)
+    if ok.sum() < MIN_PAIRS:
+        return 0.0
+    r, a = residuals[ok], anomaly[ok]
+    r = r - r.mean()
+    a = a - a.mean()
+    lam = float(np.sum(r * a) / (np.sum(a * a) + CLIM_RIDGE * len(a)))
+    return min(0.5, max(0.0, lam))
+
+
+def fit_error_model(
+    residuals: np.ndarray, lead_hours: float, anomaly: np.ndarray | None = None
+) -> ErrorModel:
+    """Fit by penalised ML on residuals = truth - forecast (whole degrees).
+
+    With ``anomaly`` (climate mean - forecast per pair) a shrinkage towards climatology is
+    fitted first and removed from the residuals.
+    """
     r = np.asarray(residuals, dtype=float)
+    lam = 0.0
+    if anomaly is not None:
+        a = np.asarray(anomaly, dtype=float)
+        lam = fit_clim_weight(r, a)
+        r = r - lam * np.where(np.isfinite(a), a, 0.0)
     r = r[np.isfinite(r)]
     prior = default_model(lead_hours)
     if len(r) < MIN_PAIRS:
@@ -94,9 +127,10 @@ def fit_error_model(residuals: np.ndarray, lead_hours: float) -> ErrorModel:
         mass = _cdf(r + 0.5, p) - _cdf(r - 0.5, p)
         ll = float(np.sum(np.log(np.maximum(mass, 1e-9))))
         w = 1.0 / (1.0 + math.exp(-p[2]))
-        # Weak priors: bias ~ N(0, 3), night weight ~ Beta(2, 20), shift ~ logN(log 4, 0.5).
+        # Weak priors: bias ~ N(0, 3), night weight ~ Beta(NIGHT_PRIOR), shift ~ logN(log 4, 0.5).
         lp = -0.5 * (p[0] / 3.0) ** 2
-        lp += math.log(max(w, 1e-9)) + 19.0 * math.log(max(1.0 - w, 1e-9))
+        lp += (NIGHT_PRIOR[0] - 1.0) * math.log(max(w, 1e-9))
+        lp += (NIGHT_PRIOR[1] - 1.0) * math.log(max(1.0 - w, 1e-9))
         lp += -0.5 * ((p[3] - math.log(4.0)) / 0.5) ** 2
         return float(-(ll + lp))
 
@@ -113,4 +147,5 @@ def fit_error_model(residuals: np.ndarray, lead_hours: float) -> ErrorModel:
         night_weight=1.0 / (1.0 + math.exp(-lw)),
         night_shift=min(15.0, math.exp(lsh)),
         n=len(r),
+        clim_weight=lam,
     )

@@ -16,7 +16,7 @@ def build_ensemble(params: Params | None = None) -> Ensemble:
     p = params if params is not None else load_params()
     return Ensemble(
         [
-            NwsStrategy(table=dict(p.nws)),
+            NwsStrategy(table=dict(p.nws), climate=p.climatology),
             MembersStrategy(),
             NowcastStrategy(deltas={k: list(v) for k, v in p.nowcast_deltas.items()}),
             MarketStrategy(gamma=p.market_gamma),

@@ -8,8 +8,9 @@ stations, to a prior.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import timedelta
+import statistics
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -24,9 +25,15 @@ from milkbot.features.event import (
     climate_day_start,
 )
 from milkbot.strategies.base import History, StrategyOutput, output_from_distribution, season_of
+from milkbot.strategies.climatology import MonthlyClimate
 from milkbot.strategies.errors_model import MIN_PAIRS, ErrorModel, default_model, fit_error_model
 
 LEAD_BUCKET_HOURS = 12.0
+# Recent-bias adaptation: exponentially weighted residuals (half-life in days), shrunk
+# towards the fitted bias with a prior weight of SHRINK pairs.
+RECENT_HALF_LIFE_DAYS = 21.0
+RECENT_WINDOW_DAYS = 90
+SHRINK = 8.0
 SETTLEMENT_TRUTH = (*SETTLEMENT_OBS_SOURCES, "kalshi")
 
 
@@ -73,6 +80,18 @@ def prepare_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
     return p.reset_index(drop=True)
 
 
+def climate_mean(
+    features: EventFeatures, packaged: dict[str, dict[int, MonthlyClimate]]
+) -> float | None:
+    """Climatological mean for the event: earlier-year sample, else packaged monthly normal."""
+    if len(features.climatology) >= 30:
+        return statistics.fmean(features.climatology)
+    month = packaged.get(features.station, {}).get(features.event_date.month)
+    if month is not None and month.last_date < features.event_date.replace(day=1):
+        return month.mean
+    return None
+
+
 @dataclass
 class NwsStrategy:
     """Calibrated NWS forecast. Fitted lazily per key from pairs, or from a parameter table."""
@@ -80,6 +99,9 @@ class NwsStrategy:
     name: str = "nws"
     pairs: pd.DataFrame | None = None
     table: dict[str, ErrorModel] = field(default_factory=dict)
+    as_of: datetime | None = None
+    recent_bias: bool = True
+    climate: dict[str, dict[int, MonthlyClimate]] = field(default_factory=dict)
     _cache: dict[str, ErrorModel] = field(default_factory=dict, repr=False)
 
     def fit(self, history: History) -> NwsStrategy:
@@ -87,7 +109,9 @@ class NwsStrategy:
         p = history.pairs
         if p is not None and history.as_of is not None and not p.empty:
             p = p[p["known_at"] <= pd.Timestamp(history.as_of)]
-        return NwsStrategy(self.name, p, dict(self.table))
+        return NwsStrategy(
+            self.name, p, dict(self.table), history.as_of, self.recent_bias, self.climate
+        )
 
     def model_for(self, station: str, season: str, bucket: int) -> ErrorModel:
         """The error model for a key, with fall-backs."""
@@ -104,6 +128,38 @@ class NwsStrategy:
             if m is not None:
                 return m
         return default_model((bucket + 0.5) * LEAD_BUCKET_HOURS)
+
+    def adapt_bias(self, model: ErrorModel, station: str, bucket: int) -> ErrorModel:
+        """Shift the bias towards the recency-weighted residual of recent pairs."""
+        p = self.pairs
+        if not self.recent_bias or p is None or p.empty or self.as_of is None:
+            return model
+        key = f"recent|{station}|{bucket}"
+        if key in self._cache:
+            cached = self._cache[key]
+            return model if cached is None else replace(model, bias=cached.bias)
+        day = self.as_of.date()
+        ages = np.array([(day - d).days for d in p["target_date"]], dtype=float)
+        sel = (
+            (p["station"] == station).to_numpy()
+            & (p["bucket"] == bucket).to_numpy()
+            & p["settlement"].to_numpy()
+            & (ages <= RECENT_WINDOW_DAYS)
+        )
+        if not sel.any():
+            self._cache[key] = None  # type: ignore[assignment]
+            return model
+        w = np.power(0.5, ages[sel] / RECENT_HALF_LIFE_DAYS)
+        r = p["residual"].to_numpy()[sel]
+        if "clim_mean" in p and model.clim_weight:
+            anomaly = (p["clim_mean"] - p["tmax_f"]).to_numpy()[sel]
+            r = r - model.clim_weight * np.where(np.isfinite(anomaly), anomaly, 0.0)
+        n_eff = float(w.sum())
+        recent = float(np.sum(w * r) / n_eff)
+        bias = (n_eff * recent + SHRINK * model.bias) / (n_eff + SHRINK)
+        adapted = replace(model, bias=bias)
+        self._cache[key] = adapted
+        return adapted
 
     def _fit_key(self, key: str) -> ErrorModel | None:
         if key in self._cache:
@@ -128,7 +184,8 @@ class NwsStrategy:
             self._cache[key] = None  # type: ignore[assignment]
             return None
         lead = float(p["lead"].to_numpy()[chosen].mean())
-        model = fit_error_model(p["residual"].to_numpy()[chosen], lead)
+        anomaly = (p["clim_mean"] - p["tmax_f"]).to_numpy()[chosen] if "clim_mean" in p else None
+        model = fit_error_model(p["residual"].to_numpy()[chosen], lead, anomaly)
         self._cache[key] = model
         return model
 
@@ -141,8 +198,12 @@ class NwsStrategy:
             return None
         lead = lead_to_day_end(features, f)
         season = season_of(features.event_date.month)
-        model = self.model_for(features.station, season, lead_bucket(lead))
-        dist = model.distribution(f.tmax_f)
+        bucket = lead_bucket(lead)
+        model = self.adapt_bias(
+            self.model_for(features.station, season, bucket), features.station, bucket
+        )
+        clim = climate_mean(features, self.climate)
+        dist = model.distribution(f.tmax_f, clim)
         used: dict[str, float | str] = {
             "forecast_f": f.tmax_f,
             "source": f.source,
