@@ -202,3 +202,24 @@ async def test_seq_gap_fault_is_visible(
                 seqs.append(frame["seq"])
         gaps = [b - a for a, b in itertools.pairwise(seqs) if b - a != 1]
         assert gaps and all(g > 1 for g in gaps)
+
+
+async def test_anonymous_websocket_gets_public_channels_only(
+    demo_dataset: Dataset, private_key: rsa.RSAPrivateKey, other_key: rsa.RSAPrivateKey
+) -> None:
+    state, clock = make_state(demo_dataset, private_key)
+    state.keys.anonymous_ws = True
+    async for url in serve(state):
+        live = LiveExchange(url, state, clock)
+        ticker = _two_sided(live)
+        async with websockets.connect(live.ws) as ws:
+            params = {"channels": ["orderbook_delta", "fill"], "market_tickers": [ticker]}
+            await ws.send(json.dumps({"id": 1, "cmd": "subscribe", "params": params}))
+            frames = [await _recv(ws) for _ in range(3)]
+            kinds = {(f["type"], f.get("msg", {}).get("code")) for f in frames}
+            assert kinds == {("subscribed", None), ("orderbook_snapshot", None), ("error", 9)}
+        # A wrong signature is still refused, anonymous mode or not.
+        bad = signed_headers(other_key, KEY_ID, "GET", WS_PATH)
+        with pytest.raises(websockets.exceptions.InvalidStatus):
+            async with websockets.connect(live.ws, additional_headers=bad):
+                pass

@@ -69,6 +69,9 @@ def register(app: typer.Typer) -> None:
         max_clock_skew: Annotated[
             float | None, typer.Option(help="Reject signatures older than this many seconds.")
         ] = None,
+        allow_anonymous_ws: Annotated[
+            bool, typer.Option(help="Accept unsigned WebSocket handshakes (public channels only).")
+        ] = False,
         fault_5xx_rate: Annotated[
             float, typer.Option(help="Share of requests answered 503.")
         ] = 0.0,
@@ -122,7 +125,7 @@ def register(app: typer.Typer) -> None:
         except ValueError as e:
             raise ConfigError(str(e)) from e
         data = load_dataset(dataset or [bundled.path("kalshi-tape-demo")])
-        keys = KeyRegistry(parse_public_keys(public_key or []), max_clock_skew)
+        keys = KeyRegistry(parse_public_keys(public_key or []), max_clock_skew, allow_anonymous_ws)
         # The replay is built on a placeholder clock, then runs on the accelerated one.
         placeholder = FixedClock(datetime(2000, 1, 1, tzinfo=UTC))
         state = build_state(

@@ -94,10 +94,15 @@ def verify_signature(
 
 @dataclass
 class KeyRegistry:
-    """Registered public keys by key id; keys under ``"*"`` accept any key id."""
+    """Registered public keys by key id; keys under ``"*"`` accept any key id.
+
+    ``anonymous_ws`` lets an unsigned WebSocket handshake through for the public channels
+    only (a keyless demo); Kalshi itself requires a signed handshake.
+    """
 
     keys: dict[str, rsa.RSAPublicKey] = field(default_factory=dict)
     max_skew_seconds: float | None = None
+    anonymous_ws: bool = False
 
     def authenticate(self, headers: Any, method: str, path: str) -> str | None:
         """Return the key id (account) if the signed headers verify, else None."""
@@ -188,6 +193,7 @@ class Connection:
 
 
 PRIVATE = {"fill", "user_orders", "market_positions"}
+ANONYMOUS = ""  # user id of an unsigned WebSocket connection (public channels only)
 PUBLIC = {"orderbook_delta", "ticker", "trade"}
 
 
@@ -969,6 +975,9 @@ class ExchangeApp:
         """The ``/trade-api/ws/v2`` endpoint: signed handshake, commands, channel fan-out."""
         state = self.state
         user = state.keys.authenticate(websocket.headers, "GET", WS_PATH)
+        signed_attempt = "kalshi-access-signature" in websocket.headers
+        if user is None and state.keys.anonymous_ws and not signed_attempt:
+            user = ANONYMOUS
         if user is None:
             with contextlib.suppress(RuntimeError):
                 await websocket.send_denial_response(
@@ -977,7 +986,8 @@ class ExchangeApp:
                 return
             await websocket.close(code=1008)
             return
-        state.account(user)
+        if user != ANONYMOUS:
+            state.account(user)
         await websocket.accept()
         conn = Connection(websocket, user, state.faults)
         state.connections.add(conn)
@@ -1144,6 +1154,9 @@ class ExchangeApp:
         for channel in channels:
             if channel not in PUBLIC | PRIVATE:
                 fail(8, f"Unknown channel name: {channel}")
+                continue
+            if channel in PRIVATE and conn.user_id == ANONYMOUS:
+                fail(9, "Authentication required")
                 continue
             if channel == "orderbook_delta" and tickers is None:
                 fail(14, "Market Ticker required")
