@@ -997,7 +997,7 @@ class ExchangeApp:
             while not conn.closed:
                 text = await websocket.receive_text()
                 next_sid = self._command(conn, text, next_sid)
-        except (WebSocketDisconnect, RuntimeError):
+        except (WebSocketDisconnect, RuntimeError, KeyError):
             pass
         finally:
             conn.closed = True
