@@ -163,9 +163,12 @@ def evaluate_dataset(
             fitted_day = t.date()
         out = ensemble.predict(feats)
         if out is None:
-            continue
-        run.results.append(
-            EventResult(
+            # No strategy has inputs: the model knows nothing and says so (uniform).
+            k = len(event.brackets)
+            flat = tuple([1.0 / k] * k) if feats.is_partition else tuple([0.5] * k)
+            result = EventResult(event, feats, flat, None, {}, {}, gaussian.predict(feats))
+        else:
+            result = EventResult(
                 event=event,
                 features=feats,
                 model=out.probabilities,
@@ -174,7 +177,7 @@ def evaluate_dataset(
                 weights=dict(out.weights),
                 gaussian=gaussian.predict(feats),
             )
-        )
+        run.results.append(result)
         if progress is not None:
             progress(n + 1, len(events))
     return run
