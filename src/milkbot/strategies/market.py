@@ -22,7 +22,11 @@ MISSING_PRICE = 0.01
 
 
 def implied(features: EventFeatures) -> list[float] | None:
-    """Normalised market probabilities of a partition event, or None without prices."""
+    """Normalised market probabilities of a partition event, or None without any price.
+
+    Unpriced brackets get ``MISSING_PRICE`` when most brackets are priced, else an equal
+    share of the probability the priced ones leave.
+    """
     if features.market is None:
         return None
     raw = [m.prob for m in features.market]
@@ -30,9 +34,15 @@ def implied(features: EventFeatures) -> list[float] | None:
         if any(p is None for p in raw):
             return None
         return [min(0.99, max(0.005, p)) for p in raw if p is not None]
-    if sum(p is not None for p in raw) < max(2, len(raw) // 2):
+    priced = [min(0.99, max(0.005, p)) for p in raw if p is not None]
+    if not priced:
         return None
-    vals = [MISSING_PRICE if p is None else min(0.99, max(0.005, p)) for p in raw]
+    missing = MISSING_PRICE
+    if len(priced) < max(2, len(raw) // 2):
+        # Few brackets priced: the unpriced ones share what the priced ones leave.
+        unpriced = len(raw) - len(priced)
+        missing = max(0.005, (1.0 - sum(priced)) / unpriced) if unpriced else missing
+    vals = [missing if p is None else min(0.99, max(0.005, p)) for p in raw]
     total = sum(vals)
     return [v / total for v in vals]
 
