@@ -53,4 +53,11 @@ def test_packaged_parameters_build_the_ensemble() -> None:
     params = load_params()
     assert params.nws and params.climatology
     ens = build_ensemble(params)
-    assert set(ens.names) == {"nws", "ensemble_members", "nowcast", "market", "climatology"}
+    assert set(ens.names) == {
+        "nws",
+        "ensemble_members",
+        "nowcast",
+        "market",
+        "climatology",
+        "placement",
+    }

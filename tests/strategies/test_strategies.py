@@ -171,3 +171,36 @@ def test_climatology_slope_is_fitted_and_bounded() -> None:
     assert 0.1 < lam < 0.3  # shrunk towards 0 by the ridge
     assert fit_clim_weight(-residuals, anomaly) == 0.0
     assert fit_clim_weight(residuals[:5], anomaly[:5]) == 0.0
+
+
+def test_placement_learns_that_middle_bins_win_more_often() -> None:
+    from milkbot.strategies.placement import PlacementStrategy
+
+    past = []
+    for i in range(60):
+        f = _features(event_ticker=f"P{i}")
+        win = 2 + (i % 2)  # one of the two middle bins
+        outcomes = tuple(1 if j == win else 0 for j in range(6))
+        past.append(
+            (
+                f,
+                Event(
+                    f"P{i}",
+                    "NYC",
+                    "KNYC",
+                    date(2025, 2, 1),
+                    CLOSE,
+                    -5,
+                    f.tickers,
+                    SIX,
+                    outcomes,
+                    None,
+                ),
+            )
+        )
+    s = PlacementStrategy().fit(History(None, tuple(past)))
+    out = s.predict(_features())
+    assert out is not None
+    assert sum(out.probabilities) == pytest.approx(1.0)
+    assert out.probabilities[2] > 0.4 and out.probabilities[0] < 0.05
+    assert PlacementStrategy().predict(_features()) is None

@@ -19,12 +19,14 @@ from milkbot.strategies.market import MarketStrategy
 from milkbot.strategies.nowcast import NowcastStrategy
 from milkbot.strategies.nws import NwsStrategy, prepare_pairs
 from milkbot.strategies.params import Params, write_params
+from milkbot.strategies.placement import PlacementStrategy
 
 CLIMATE = ("ghcnd-2016-2024",)
 NWS = ("nws-scs-2021", "ghcnd-2016-2024")
 MARKET = ("kalshi-tape-2023-2025", "openmeteo-hourly-2025")
 QUOTES = ("kalshi-quotes-2026-dev",)
-ALL = tuple(sorted({*CLIMATE, *NWS, *MARKET, *QUOTES}))
+RESULTS = ("kalshi-results-2021-2025",)
+ALL = tuple(sorted({*CLIMATE, *NWS, *MARKET, *QUOTES, *RESULTS}))
 HOURS = 12.0
 
 
@@ -99,6 +101,11 @@ def calibrate(
         events=tuple((r.features, r.event) for run in (tape, quotes) for r in run.results),
     )
     market = MarketStrategy().fit(history)
+    say("bracket placement")
+    results = build_index(load_dataset([data_root / n for n in RESULTS]))
+    unique = {e.event_ticker: e for e in results.events}
+    unique.update({e.event_ticker: e for _, e in history.events})
+    placement = PlacementStrategy().fit_events(unique[k] for k in sorted(unique))
     nowcast = NowcastStrategy().fit(
         History(None, tuple((r.features, r.event) for r in tape.results))
     )
@@ -121,6 +128,8 @@ def calibrate(
         market_gamma=market.gamma,
         nowcast_deltas={k: sorted(v) for k, v in sorted(nowcast.deltas.items())},
         ensemble_weights=weights,
+        placement_counts=placement.counts,
+        placement_threshold=placement.threshold,
         evaluation={
             "hours_before_close": HOURS,
             "fit_events": {

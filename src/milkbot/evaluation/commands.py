@@ -67,7 +67,7 @@ def calibrate(
     """Fit every parameter from the real datasets and write a versioned parameter file."""
     from milkbot.evaluation.calibrate import calibrate as run_calibrate
 
-    steps = 7
+    steps = 8
     with _progress() as bar:
         task = bar.add_task("calibrate", total=steps)
 

@@ -35,8 +35,9 @@ from milkbot.strategies.members import MembersStrategy
 from milkbot.strategies.nowcast import NowcastStrategy
 from milkbot.strategies.nws import NwsStrategy, prepare_pairs
 from milkbot.strategies.params import Params
+from milkbot.strategies.placement import PlacementStrategy
 
-STRATEGY_NAMES = ("nws", "ensemble_members", "nowcast", "market", "climatology")
+STRATEGY_NAMES = ("nws", "ensemble_members", "nowcast", "market", "climatology", "placement")
 
 
 def default_strategies(params: Params | None = None) -> list[Strategy]:
@@ -48,6 +49,7 @@ def default_strategies(params: Params | None = None) -> list[Strategy]:
         NowcastStrategy(),
         MarketStrategy(),
         ClimatologyStrategy(packaged=packaged),
+        PlacementStrategy(),
     ]
 
 

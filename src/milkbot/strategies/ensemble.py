@@ -30,6 +30,7 @@ PRIOR_WEIGHTS = {
     "ensemble_members": 1.0,
     "nowcast": 1.0,
     "climatology": 0.25,
+    "placement": 0.25,
 }
 
 

@@ -9,6 +9,7 @@ from milkbot.strategies.members import MembersStrategy
 from milkbot.strategies.nowcast import NowcastStrategy
 from milkbot.strategies.nws import NwsStrategy
 from milkbot.strategies.params import Params, load_params
+from milkbot.strategies.placement import PlacementStrategy
 
 
 def build_ensemble(params: Params | None = None) -> Ensemble:
@@ -21,6 +22,10 @@ def build_ensemble(params: Params | None = None) -> Ensemble:
             NowcastStrategy(deltas={k: list(v) for k, v in p.nowcast_deltas.items()}),
             MarketStrategy(gamma=p.market_gamma),
             ClimatologyStrategy(packaged=p.climatology),
+            PlacementStrategy(
+                counts={k: list(v) for k, v in p.placement_counts.items()},
+                threshold=dict(p.placement_threshold),
+            ),
         ],
         dict(p.ensemble_weights),
     )

@@ -34,6 +34,8 @@ class Params:
     market_gamma: float = 1.0
     nowcast_deltas: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     ensemble_weights: dict[str, float] = field(default_factory=dict)
+    placement_counts: dict[int, list[float]] = field(default_factory=dict)
+    placement_threshold: dict[str, tuple[float, float]] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -63,6 +65,10 @@ class Params:
             },
             "ensemble_weights": {k: round(v, 4) for k, v in sorted(self.ensemble_weights.items())},
             "evaluation": self.evaluation,
+            "placement_counts": {str(k): v for k, v in sorted(self.placement_counts.items())},
+            "placement_threshold": {
+                k: list(v) for k, v in sorted(self.placement_threshold.items())
+            },
         }
         return json.dumps(doc, sort_keys=True, indent=1) + "\n"
 
@@ -96,6 +102,13 @@ class Params:
                 },
                 ensemble_weights={k: float(v) for k, v in d.get("ensemble_weights", {}).items()},
                 evaluation=dict(d.get("evaluation", {})),
+                placement_counts={
+                    int(k): [float(x) for x in v] for k, v in d.get("placement_counts", {}).items()
+                },
+                placement_threshold={
+                    k: (float(v[0]), float(v[1]))
+                    for k, v in d.get("placement_threshold", {}).items()
+                },
             )
         except (KeyError, TypeError, ValueError) as e:
             raise ConfigError(f"malformed parameter file: {e}") from e
