@@ -86,3 +86,30 @@ def test_calibrate_needs_the_datasets(tmp_path: Path) -> None:
     res = _milkbot("calibrate", "--data-root", str(tmp_path))
     assert res.returncode == 1
     assert "missing datasets" in res.stderr
+
+
+def test_evaluate_without_prices_at_the_decision_time(
+    quotes_slice: Callable[[int], Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    res = _milkbot(
+        "evaluate", str(quotes_slice(6)), "--out", str(out), "--hours-before-close", "18"
+    )
+    assert res.returncode == 0, res.stderr
+    doc = json.loads((out / "metrics.json").read_text())
+    assert doc["market"] is None  # the only snapshot is at close - 12 h, after T
+    assert doc["n_rows"] > 0
+    _check_block(doc["model"])
+
+
+def test_evaluate_on_a_dataset_with_nothing_to_score(shared_data: Path, tmp_path: Path) -> None:
+    obs = tmp_path / "obs-only"
+    obs.mkdir()
+    lines = (shared_data / "ghcnd-2016-2024" / "observations.csv").read_text().splitlines()
+    (obs / "observations.csv").write_text("\n".join(lines[:400]) + "\n")
+    out = tmp_path / "out"
+    res = _milkbot("evaluate", str(obs), "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    doc = json.loads((out / "metrics.json").read_text())
+    assert set(doc) == KEYS
+    assert doc["n_rows"] == 0 and doc["model"] is None

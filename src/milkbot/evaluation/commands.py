@@ -33,11 +33,9 @@ def evaluate(
     from milkbot.errors import ConfigError
     from milkbot.evaluation.report import write_outputs
     from milkbot.evaluation.runner import evaluate_dataset
-    from milkbot.features.event import check_dataset
     from milkbot.strategies.params import Params, load_params
 
     dataset = load_dataset(dataset_dirs)
-    check_dataset(dataset)
     params: Params | None
     try:
         params = load_params()

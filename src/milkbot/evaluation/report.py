@@ -22,12 +22,16 @@ def scored_rows(run: RunResult) -> tuple[pd.DataFrame, str]:
     df = run.rows()
     if df.empty:
         return df, "no labelled market could be scored"
-    if run.index.has_quotes:
+    priced = bool(df["market_scorable"].any())
+    if run.index.has_quotes and priced:
         rows = df[df["market_scorable"]]
         rule = "markets with a two-sided quote at the decision time"
-    elif run.index.has_trades:
+    elif run.index.has_trades and priced:
         rows = df[df["market_scorable"]]
         rule = "markets with a trade at most 3 h old at the decision time (no quotes in the data)"
+    elif run.index.has_quotes or run.index.has_trades:
+        rows = df.assign(market=np.nan)
+        rule = "all labelled markets (no market price at the decision time, so no market score)"
     else:
         rows = df
         rule = "all labelled markets" + (

@@ -27,7 +27,7 @@ import pandas as pd
 from milkbot.datasets import Dataset
 from milkbot.domain.brackets import Bracket, is_partition
 from milkbot.domain.stations import by_icao
-from milkbot.errors import DataError, DatasetError
+from milkbot.errors import DataError
 
 MAX_PRICE_AGE = timedelta(hours=3)
 LABEL_DELAY = timedelta(hours=12)
@@ -522,13 +522,3 @@ def _climatology(index: DatasetIndex, event: Event, t: datetime) -> tuple[float,
     dist = np.minimum(dist, 366 - dist)
     sel = known & (dist <= CLIMATOLOGY_WINDOW_DAYS)
     return tuple(float(v) for v in tmax[sel])
-
-
-def check_dataset(dataset: Dataset) -> None:
-    """Raise DatasetError when a dataset cannot be scored at all."""
-    has_markets = dataset.markets is not None and not dataset.markets.empty
-    has_pairs = dataset.forecasts is not None and dataset.observations is not None
-    if not has_markets and not has_pairs:
-        raise DatasetError(
-            "nothing to score: the dataset has no markets, and no forecasts with observations"
-        )
