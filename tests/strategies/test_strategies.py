@@ -204,3 +204,48 @@ def test_placement_learns_that_middle_bins_win_more_often() -> None:
     assert sum(out.probabilities) == pytest.approx(1.0)
     assert out.probabilities[2] > 0.4 and out.probabilities[0] < 0.05
     assert PlacementStrategy().predict(_features()) is None
+
+
+def test_members_strategy_needs_two_members_and_fits_emos() -> None:
+    from milkbot.strategies.members import MembersStrategy
+
+    issued = datetime(2025, 2, 10, 6, tzinfo=UTC)
+
+    def with_members(values: list[float]) -> EventFeatures:
+        return _features(
+            forecasts=tuple(
+                ForecastInput(f"open-meteo-ensemble:gfs:{i:02d}", issued, v, None, 23.0)
+                for i, v in enumerate(values)
+            )
+        )
+
+    assert MembersStrategy().predict(with_members([50.0])) is None
+    rng = random.Random(4)
+    past = []
+    for i in range(80):
+        centre = 40.0 + (i % 20)
+        values = [centre + rng.gauss(0, 1.5) for _ in range(10)]
+        f = with_members(values)
+        settled = round(centre + 2.0 + rng.gauss(0, 1.0))  # members run 2 degF cold
+        past.append(
+            (
+                f,
+                Event(
+                    f"P{i}",
+                    "NYC",
+                    "KNYC",
+                    date(2025, 2, 10),
+                    CLOSE,
+                    -5,
+                    f.tickers,
+                    SIX,
+                    (0,) * 6,
+                    settled,
+                ),
+            )
+        )
+    fitted = MembersStrategy().fit(History(None, tuple(past)))
+    assert fitted.bias == pytest.approx(2.0, abs=0.5)
+    out = fitted.predict(with_members([47.0, 48.0, 49.0]))
+    assert out is not None and sum(out.probabilities) == pytest.approx(1.0)
+    assert max(out.probabilities) == out.probabilities[2]  # 48 + 2 -> 49-50
