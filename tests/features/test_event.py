@@ -198,3 +198,15 @@ def test_synthetic_events_without_markets(tmp_path: Path, tiny: Path) -> None:
     assert event.synthetic and is_partition(event.brackets)
     assert event.brackets == synthetic_brackets(34)
     assert sum(event.outcomes) == 1  # type: ignore[arg-type]
+
+
+def test_station_observations_are_preferred_over_a_proxy_series(tiny: Path) -> None:
+    rows = pd.read_csv(tiny / "hourly.csv").to_dict("records")
+    rows.append(
+        {"station": "KNYC", "ts": "2025-02-10T14:00:00Z", "temp_f": 31.0, "source": "metar"}
+    )
+    pd.DataFrame(rows).to_csv(tiny / "hourly.csv", index=False)
+    index = build_index(load_dataset([tiny]))
+    (event,) = index.events
+    f = event_features(index, event, datetime(2025, 2, 10, 16, 59, tzinfo=UTC))
+    assert f.running_max_observed and f.running_max_f == 31.0

@@ -249,3 +249,31 @@ def test_members_strategy_needs_two_members_and_fits_emos() -> None:
     out = fitted.predict(with_members([47.0, 48.0, 49.0]))
     assert out is not None and sum(out.probabilities) == pytest.approx(1.0)
     assert max(out.probabilities) == out.probabilities[2]  # 48 + 2 -> 49-50
+
+
+def test_nowcast_truncates_below_an_observed_running_max() -> None:
+    past = []
+    for i in range(40):
+        f = _features(event_ticker=f"P{i}", running_max_f=50.0, hours_observed=11.0)
+        e = Event(
+            f"P{i}",
+            "NYC",
+            "KNYC",
+            date(2025, 2, 10),
+            CLOSE,
+            -5,
+            f.tickers,
+            SIX,
+            (0,) * 6,
+            47.0 + (i % 8),
+        )
+        past.append((f, e))
+    s = NowcastStrategy().fit(History(None, tuple(past)))
+    proxy = s.predict(_features(running_max_f=50.0, hours_observed=11.0))
+    observed = s.predict(
+        _features(running_max_f=50.0, hours_observed=11.0, running_max_observed=True)
+    )
+    assert proxy is not None and observed is not None
+    assert proxy.probabilities[1] > 0.05  # 47-48 possible with a proxy series
+    assert observed.probabilities[0] == pytest.approx(1e-4 / 1.0, abs=2e-4)
+    assert observed.probabilities[1] < 1e-3

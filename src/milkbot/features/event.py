@@ -40,6 +40,8 @@ ARCHIVE_SOURCES = frozenset({"open-meteo-historical-forecast"})
 SETTLEMENT_OBS_SOURCES = ("cli", "ghcnd")
 # Proxy truth (NWS daytime high): used only to fit forecast errors when nothing better exists.
 PROXY_OBS_SOURCES = ("nws-scs-daytime",)
+# Hourly sources that are the settlement station's own observations (else a proxy series).
+OBSERVED_HOURLY_SOURCES = frozenset({"metar", "asos", "nws-observations"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,7 @@ class EventFeatures:
     forecasts: tuple[ForecastInput, ...] = ()
     running_max_f: float | None = None
     hours_observed: float = 0.0
+    running_max_observed: bool = False  # True when from the station's own observations
     climatology: tuple[float, ...] = ()
 
     @property
@@ -162,6 +165,7 @@ class DatasetIndex:
     truth: dict[tuple[str, date], tuple[float, str]] = field(default_factory=dict)
     _obs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
     _hourly: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    _hourly_observed: set[str] = field(default_factory=set)
     _forecasts: dict[tuple[str, date], list[tuple[datetime, str, float, float | None]]] = field(
         default_factory=dict
     )
@@ -277,7 +281,11 @@ def _index_hourly(index: DatasetIndex) -> None:
         return
     sub = h[h["temp_f"].notna()]
     for st, g in sub.groupby("station", sort=True):
-        g = g.sort_values("ts")
+        observed = g[g["source"].isin(OBSERVED_HOURLY_SOURCES)]
+        if not observed.empty:
+            g = observed
+            index._hourly_observed.add(str(st))
+        g = g.sort_values("ts", kind="stable")
         ts = g["ts"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
         index._hourly[str(st)] = (ts, g["temp_f"].to_numpy(dtype=float))
 
@@ -484,6 +492,7 @@ def event_features(
         forecasts=forecasts,
         running_max_f=running,
         hours_observed=hours,
+        running_max_observed=event.station in index._hourly_observed,
         climatology=_climatology(index, event, decision_time),
     )
 

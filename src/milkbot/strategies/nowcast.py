@@ -55,7 +55,7 @@ class NowcastStrategy:
         if len(sample) < MIN_SAMPLES:
             return None
         dist: PredictiveDistribution = Empirical(tuple(m + d for d in sample), BANDWIDTH)
-        if self.truncate:
+        if self.truncate or features.running_max_observed:
             dist = TruncatedBelow(dist, m - 0.5)
         return dist
 
