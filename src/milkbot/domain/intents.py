@@ -14,27 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 
 from milkbot.domain.fees import FeeModel
+from milkbot.domain.market import OutcomeSide
+from milkbot.domain.portfolio import Action as Action
 from milkbot.errors import DataError
+
+Side = OutcomeSide  # the contract an intent trades (Kalshi ``outcome_side``)
 
 ONE = Decimal(1)
 ZERO = Decimal(0)
-
-
-class Side(StrEnum):
-    """The outcome side of a contract (Kalshi ``outcome_side``)."""
-
-    YES = "yes"
-    NO = "no"
-
-
-class Action(StrEnum):
-    """Whether an order buys or sells contracts of its side."""
-
-    BUY = "buy"
-    SELL = "sell"
 
 
 def yes_delta(side: Side, action: Action, count: Decimal) -> Decimal:

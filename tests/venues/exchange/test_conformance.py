@@ -13,7 +13,8 @@ import websockets
 import yaml
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from milkbot.venues.exchange.matching import BookSide, MarketStatus
+from milkbot.domain.market import BookSide
+from milkbot.venues.exchange.matching import MarketStatus
 
 from .conftest import KEY_ID, KalshiAuth, LiveExchange, signed_headers
 

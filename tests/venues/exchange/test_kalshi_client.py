@@ -11,11 +11,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from milkbot.datasets import Dataset
-from milkbot.domain.market import OutcomeSide
+from milkbot.domain.market import BookSide, OutcomeSide
 from milkbot.domain.portfolio import Action, OrderRequest, TimeInForce
 from milkbot.errors import OutcomeUnknownError
 from milkbot.venues.exchange.faults import FaultConfig
-from milkbot.venues.exchange.matching import BookSide, MarketStatus
+from milkbot.venues.exchange.matching import MarketStatus
 from milkbot.venues.kalshi.auth import KalshiAuth
 from milkbot.venues.kalshi.client import KalshiClient, KalshiRejection
 from milkbot.venues.kalshi.ratelimit import RateLimits

@@ -11,15 +11,15 @@ from hypothesis import strategies as st
 
 from milkbot.clock import FixedClock
 from milkbot.domain.fees import FeeModel, FeeType
+from milkbot.domain.market import BookSide
+from milkbot.domain.portfolio import TimeInForce
 from milkbot.venues.exchange.matching import (
-    BookSide,
     Engine,
     MarketStatus,
     OrderRejected,
     OrderRequest,
     OrderStatus,
     SelfTradePrevention,
-    TimeInForce,
 )
 
 T = "KXHIGHNY-25APR06-B60.5"
@@ -73,7 +73,9 @@ def test_partial_fill_rests_remainder_and_ioc_cancels_it(engine: Engine) -> None
     )
     assert engine.markets[T].best(BookSide.BID) == (D("0.30"), D(2))
     engine.create_order("bob", ask("0.40", 1))
-    ioc = engine.create_order("alice", bid("0.45", 5, time_in_force=TimeInForce.IOC))
+    ioc = engine.create_order(
+        "alice", bid("0.45", 5, time_in_force=TimeInForce.IMMEDIATE_OR_CANCEL)
+    )
     assert (ioc.order.status, ioc.order.fill_count, ioc.order.remaining_count) == (
         OrderStatus.EXECUTED,
         1,
@@ -83,7 +85,7 @@ def test_partial_fill_rests_remainder_and_ioc_cancels_it(engine: Engine) -> None
 
 def test_fill_or_kill_needs_the_whole_size(engine: Engine) -> None:
     engine.create_order("bob", ask("0.30", 3))
-    fok = engine.create_order("alice", bid("0.30", 5, time_in_force=TimeInForce.FOK))
+    fok = engine.create_order("alice", bid("0.30", 5, time_in_force=TimeInForce.FILL_OR_KILL))
     assert fok.order.status is OrderStatus.CANCELED and fok.fill_count == 0
     assert engine.markets[T].best(BookSide.ASK) == (D("0.30"), D(3))
 

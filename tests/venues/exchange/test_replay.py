@@ -8,7 +8,8 @@ from pathlib import Path
 
 from milkbot.clock import FixedClock
 from milkbot.datasets import Dataset, load_dataset
-from milkbot.venues.exchange.matching import BookSide, Engine, MarketStatus, OrderRequest
+from milkbot.domain.market import BookSide
+from milkbot.venues.exchange.matching import Engine, MarketStatus, OrderRequest
 from milkbot.venues.exchange.replay import MAKER, TAKER, TapeReplay
 
 

@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from milkbot.venues.exchange.matching import BookSide, MarketStatus
+from milkbot.domain.market import BookSide
+from milkbot.venues.exchange.matching import MarketStatus
 
 from .conftest import KEY_ID, KalshiAuth, LiveExchange, signed_headers
 

@@ -14,8 +14,9 @@ import websockets
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from milkbot.datasets import Dataset
+from milkbot.domain.market import BookSide
 from milkbot.venues.exchange.faults import FaultConfig
-from milkbot.venues.exchange.matching import BookSide, MarketStatus
+from milkbot.venues.exchange.matching import MarketStatus
 
 from .conftest import KEY_ID, KalshiAuth, LiveExchange, make_state, serve, signed_headers
 

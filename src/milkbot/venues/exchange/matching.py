@@ -30,6 +30,8 @@ from enum import StrEnum
 
 from milkbot.clock import Clock
 from milkbot.domain.fees import FeeModel
+from milkbot.domain.market import BookSide
+from milkbot.domain.portfolio import TimeInForce
 from milkbot.errors import MilkbotError
 
 ZERO = Decimal(0)
@@ -46,21 +48,6 @@ class OrderRejected(MilkbotError):
         self.code = code
         self.message = message
         self.status = status
-
-
-class BookSide(StrEnum):
-    """Side of the YES book: ``bid`` buys YES, ``ask`` sells YES (buys NO)."""
-
-    BID = "bid"
-    ASK = "ask"
-
-
-class TimeInForce(StrEnum):
-    """The ``time_in_force`` values of the V2 create-order request."""
-
-    GTC = "good_till_canceled"
-    IOC = "immediate_or_cancel"
-    FOK = "fill_or_kill"
 
 
 class SelfTradePrevention(StrEnum):
@@ -95,7 +82,7 @@ class OrderRequest:
     side: BookSide
     count: Decimal
     price: Decimal
-    time_in_force: TimeInForce = TimeInForce.GTC
+    time_in_force: TimeInForce = TimeInForce.GOOD_TILL_CANCELED
     self_trade_prevention: SelfTradePrevention = SelfTradePrevention.TAKER_AT_CROSS
     client_order_id: str | None = None
     post_only: bool = False
@@ -469,7 +456,10 @@ class Engine:
             raise OrderRejected("market_closed", f"market {market.ticker} is {market.status}")
         _check_price(request.price)
         _check_count(request.count)
-        if request.expiration_time is not None and request.time_in_force is not TimeInForce.GTC:
+        if (
+            request.expiration_time is not None
+            and request.time_in_force is not TimeInForce.GOOD_TILL_CANCELED
+        ):
             raise OrderRejected("invalid_parameters", "expiration_time needs good_till_canceled")
         if request.order_group_id is not None:
             group = self.order_group(user_id, request.order_group_id)
@@ -522,7 +512,10 @@ class Engine:
         self.client_ids[(user_id, cid)] = order.order_id
         events: list[Event] = []
         fills: list[Fill] = []
-        if request.time_in_force is TimeInForce.FOK and self._fillable(market, order) < count:
+        if (
+            request.time_in_force is TimeInForce.FILL_OR_KILL
+            and self._fillable(market, order) < count
+        ):
             order.remaining_count = ZERO
             order.status = OrderStatus.CANCELED
             events.append(OrderUpdate(order.snapshot(), "Cancel"))
@@ -558,7 +551,7 @@ class Engine:
         if order.remaining_count == 0:
             order.status = OrderStatus.EXECUTED
             events.append(OrderUpdate(order.snapshot(), "Trade"))
-        elif order.time_in_force is not TimeInForce.GTC:
+        elif order.time_in_force is not TimeInForce.GOOD_TILL_CANCELED:
             order.remaining_count = ZERO
             order.status = OrderStatus.EXECUTED if order.fill_count > 0 else OrderStatus.CANCELED
             events.append(OrderUpdate(order.snapshot(), "Cancel"))

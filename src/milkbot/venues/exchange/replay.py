@@ -33,19 +33,19 @@ import pandas as pd
 
 from milkbot.datasets import Dataset
 from milkbot.domain.fees import FeeModel
+from milkbot.domain.market import BookSide
+from milkbot.domain.portfolio import TimeInForce
 from milkbot.errors import DatasetError
 from milkbot.venues.exchange.matching import (
     ONE,
     TICK,
     ZERO,
-    BookSide,
     Engine,
     Event,
     MarketStatus,
     OrderRejected,
     OrderRequest,
     OrderStatus,
-    TimeInForce,
 )
 
 MAKER = "tape-maker"
@@ -267,7 +267,7 @@ class TapeReplay:
             events += self._post(ticker, BookSide.BID, price, count + self.depth)
             events += self._post(ticker, BookSide.ASK, price + TICK, self.depth)
             aggressor = BookSide.ASK
-        request = OrderRequest(ticker, aggressor, count, price, TimeInForce.IOC)
+        request = OrderRequest(ticker, aggressor, count, price, TimeInForce.IMMEDIATE_OR_CANCEL)
         with contextlib.suppress(OrderRejected):
             events += self.engine.create_order(TAKER, request).events
         self.prints_replayed += 1

@@ -32,6 +32,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from milkbot.clock import Clock
 from milkbot.datasets import Dataset
+from milkbot.domain.market import BookSide
+from milkbot.domain.portfolio import TimeInForce
 from milkbot.errors import ConfigError
 from milkbot.logging import get_logger
 from milkbot.venues.exchange import wire
@@ -39,7 +41,6 @@ from milkbot.venues.exchange.faults import FaultConfig, FaultInjector
 from milkbot.venues.exchange.matching import (
     ZERO,
     BookChange,
-    BookSide,
     Engine,
     Event,
     Fill,
@@ -50,7 +51,6 @@ from milkbot.venues.exchange.matching import (
     OrderUpdate,
     PositionUpdate,
     SelfTradePrevention,
-    TimeInForce,
     Trade,
 )
 from milkbot.venues.exchange.replay import MarketInfo, TapeReplay, market_infos

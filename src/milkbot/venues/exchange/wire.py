@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
+from milkbot.domain.market import BookSide
 from milkbot.domain.stations import by_city
 from milkbot.errors import ConfigError
 from milkbot.venues.exchange.matching import (
     ONE,
     ZERO,
     BookChange,
-    BookSide,
     Fill,
     Market,
     MarketStatus,
