@@ -93,13 +93,6 @@ class Dataset:
     observations: pd.DataFrame | None
     hourly: pd.DataFrame | None
 
-    def table(self, name: str) -> pd.DataFrame | None:
-        """Return a table by its canonical name."""
-        if name not in CANONICAL_COLUMNS:
-            raise DatasetError(f"unknown table {name!r}")
-        frame: pd.DataFrame | None = getattr(self, name)
-        return frame
-
 
 def _find(directory: Path, name: str) -> Path | None:
     for candidate in (directory / f"{name}.csv", directory / f"{name}.csv.gz"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import numpy as np
@@ -112,10 +113,13 @@ def test_climatology_uses_packaged_normals_only_from_earlier_months() -> None:
     assert s.predict(early) is None
 
 
-def test_nowcast_learns_remaining_warming() -> None:
+def _fitted_nowcast(
+    running_max: float, outcomes: tuple[int, ...], settled: Callable[[int], float]
+) -> NowcastStrategy:
+    """A nowcast fitted on 40 earlier NYC events with the same running max at hour 11."""
     past = []
     for i in range(40):
-        f = _features(event_ticker=f"P{i}", running_max_f=45.0, hours_observed=11.0)
+        f = _features(event_ticker=f"P{i}", running_max_f=running_max, hours_observed=11.0)
         e = Event(
             f"P{i}",
             "NYC",
@@ -125,11 +129,15 @@ def test_nowcast_learns_remaining_warming() -> None:
             -5,
             f.tickers,
             SIX,
-            (0, 0, 1, 0, 0, 0),
-            49.0 + (i % 3) - 1,
+            outcomes,
+            settled(i),
         )
         past.append((f, e))
-    s = NowcastStrategy().fit(History(None, tuple(past)))
+    return NowcastStrategy().fit(History(None, tuple(past)))
+
+
+def test_nowcast_learns_remaining_warming() -> None:
+    s = _fitted_nowcast(45.0, (0, 0, 1, 0, 0, 0), lambda i: 49.0 + (i % 3) - 1)
     out = s.predict(_features(running_max_f=45.0, hours_observed=11.0))
     assert out is not None
     assert max(out.probabilities) == out.probabilities[2]
@@ -252,23 +260,7 @@ def test_members_strategy_needs_two_members_and_fits_emos() -> None:
 
 
 def test_nowcast_truncates_below_an_observed_running_max() -> None:
-    past = []
-    for i in range(40):
-        f = _features(event_ticker=f"P{i}", running_max_f=50.0, hours_observed=11.0)
-        e = Event(
-            f"P{i}",
-            "NYC",
-            "KNYC",
-            date(2025, 2, 10),
-            CLOSE,
-            -5,
-            f.tickers,
-            SIX,
-            (0,) * 6,
-            47.0 + (i % 8),
-        )
-        past.append((f, e))
-    s = NowcastStrategy().fit(History(None, tuple(past)))
+    s = _fitted_nowcast(50.0, (0,) * 6, lambda i: 47.0 + (i % 8))
     proxy = s.predict(_features(running_max_f=50.0, hours_observed=11.0))
     observed = s.predict(
         _features(running_max_f=50.0, hours_observed=11.0, running_max_observed=True)

@@ -22,7 +22,6 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -31,8 +30,10 @@ from milkbot.domain.stations import STATIONS
 from milkbot.errors import ConfigError
 from milkbot.settings import Settings
 from milkbot.store.engine import create_api_engine, session_factory
+from milkbot.store.models import ServiceHeartbeat
 
-DELAY = timedelta(minutes=60)
+DELAY_MINUTES = 60
+DELAY = timedelta(minutes=DELAY_MINUTES)
 CACHE_SECONDS = 2.0
 
 NowFn = Callable[[], datetime]
@@ -174,9 +175,6 @@ def create_app(
         """Report liveness and whether the analytics database answers."""
         now_ = wall()
         try:
-            await session.execute(text("SELECT 1"))
-            from milkbot.store.models import ServiceHeartbeat
-
             await session.get(ServiceHeartbeat, "trader")
             db = "ok"
         except SQLAlchemyError:
@@ -184,7 +182,7 @@ def create_app(
         body = schemas.Health(
             status="ok" if db == "ok" else "degraded",
             database=db,
-            delay_minutes=int(DELAY.total_seconds() // 60),
+            delay_minutes=DELAY_MINUTES,
             as_of=now_,
         )
         if db != "ok":
@@ -202,7 +200,7 @@ def create_app(
 
         async def render(cutoff: datetime) -> bytes:
             views = await queries.cities(session, cutoff)
-            out = schemas.CitiesResponse(as_of=cutoff, delay_minutes=60, cities=views)
+            out = schemas.CitiesResponse(as_of=cutoff, delay_minutes=DELAY_MINUTES, cities=views)
             return out.model_dump_json().encode()
 
         return await cached(request, session, render)

@@ -113,11 +113,6 @@ async def city_view(session: AsyncSession, station: Station, cutoff: datetime) -
             .limit(1)
         )
     ).first()
-    realized = await session.scalar(
-        select(func.count(PublicSettlement.id)).where(
-            PublicSettlement.city == station.city, PublicSettlement.ts <= cutoff
-        )
-    )
     pnl_rows = (
         await session.scalars(
             select(PublicSettlement.pnl).where(
@@ -125,7 +120,7 @@ async def city_view(session: AsyncSession, station: Station, cutoff: datetime) -
             )
         )
     ).all()
-    realized_pnl = sum(pnl_rows, Decimal(0)) if realized else Decimal(0)
+    realized_pnl = sum(pnl_rows, Decimal(0))
     if event is None:
         return schemas.CityView(
             city=station.city,

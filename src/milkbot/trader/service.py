@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from milkbot.clock import Clock
@@ -275,11 +275,6 @@ class Trader:
 
     async def _event_pnl(self, event: str) -> Decimal:
         async with self._sessions() as session:
-            total = await session.scalar(
-                select(func.count(Position.market_ticker)).where(Position.event_ticker == event)
-            )
-            if not total:
-                return Decimal(0)
             rows = await session.scalars(
                 select(Position.realized_pnl).where(Position.event_ticker == event)
             )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import time
 from collections.abc import AsyncIterator, Generator
@@ -12,9 +11,9 @@ from decimal import Decimal
 
 import httpx
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from tests.servers import serve_in_loop
 
 from milkbot import bundled
 from milkbot.clock import FixedClock
@@ -111,26 +110,9 @@ class LiveExchange:
 
 
 async def serve(state: ExchangeState) -> AsyncIterator[str]:
-    """Run the app with uvicorn on 127.0.0.1 (free port) inside the test's event loop."""
-    config = uvicorn.Config(
-        create_app(state, tick_seconds=0.01),
-        host="127.0.0.1",
-        port=0,
-        log_level="warning",
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    """Run the exchange with uvicorn on 127.0.0.1 (free port) inside the test's event loop."""
+    async for url in serve_in_loop(create_app(state, tick_seconds=0.01)):
+        yield url
 
 
 def make_state(

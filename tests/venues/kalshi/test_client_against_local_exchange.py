@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
+from tests.servers import serve_in_loop
 
 from milkbot import bundled
 from milkbot.clock import FixedClock
@@ -57,21 +57,8 @@ async def live(rsa_key: rsa.RSAPrivateKey) -> AsyncIterator[Live]:
         dataset, FixedClock(SIM_NOW), keys=KeyRegistry({KEY_ID: rsa_key.public_key()})
     )
     state.tick()
-    config = uvicorn.Config(
-        create_app(state, tick_seconds=0.01), host="127.0.0.1", port=0, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield Live(f"http://127.0.0.1:{port}")
-    finally:
-        server.should_exit = True
-        await task
+    async for url in serve_in_loop(create_app(state, tick_seconds=0.01)):
+        yield Live(url)
 
 
 async def test_discovery_over_http(live: Live, rsa_key: rsa.RSAPrivateKey) -> None:

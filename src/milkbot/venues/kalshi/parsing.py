@@ -469,9 +469,7 @@ def balance(payload: Any) -> Balance:
 # --- order mutations ---------------------------------------------------------------------------
 
 
-def create_ack(payload: Any) -> OrderAck:
-    """Parse the create-order (V2) response."""
-    r = validate(w.CreateOrderV2ResponseW, payload)
+def _execution_ack(r: w.CreateOrderV2ResponseW | w.AmendOrderV2ResponseW) -> OrderAck:
     return OrderAck(
         order_id=r.order_id,
         client_order_id=r.client_order_id,
@@ -481,6 +479,11 @@ def create_ack(payload: Any) -> OrderAck:
         average_fill_price=r.average_fill_price,
         average_fee_paid=r.average_fee_paid,
     )
+
+
+def create_ack(payload: Any) -> OrderAck:
+    """Parse the create-order (V2) response."""
+    return _execution_ack(validate(w.CreateOrderV2ResponseW, payload))
 
 
 def cancel_ack(payload: Any) -> OrderAck:
@@ -498,16 +501,7 @@ def cancel_ack(payload: Any) -> OrderAck:
 
 def amend_ack(payload: Any) -> OrderAck:
     """Parse the amend-order (V2) response."""
-    r = validate(w.AmendOrderV2ResponseW, payload)
-    return OrderAck(
-        order_id=r.order_id,
-        client_order_id=r.client_order_id,
-        filled=r.fill_count,
-        remaining=r.remaining_count,
-        ts=from_ms(r.ts_ms),
-        average_fill_price=r.average_fill_price,
-        average_fee_paid=r.average_fee_paid,
-    )
+    return _execution_ack(validate(w.AmendOrderV2ResponseW, payload))
 
 
 def decrease_ack(payload: Any) -> OrderAck:
