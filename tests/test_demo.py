@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -74,7 +75,7 @@ class Demo:
 
 
 def test_demo_runs_all_services_and_exits_after_leaving_no_process(tmp_path: Path) -> None:
-    demo = Demo(tmp_path, "--exit-after", "45", "--speed", "2000")
+    demo = Demo(tmp_path, "--exit-after", "70", "--speed", "3000")
     try:
         demo.wait_ready()
         assert httpx.get(demo.api + "/health").json()["status"] == "ok"
@@ -93,13 +94,35 @@ def test_demo_runs_all_services_and_exits_after_leaving_no_process(tmp_path: Pat
             with_data = [c["city"] for c in cities if c["brackets"]]
             time.sleep(1)
         assert sorted(with_data) == ["AUS", "CHI", "DEN", "MIA", "NYC"]
-        assert demo.proc.wait(timeout=60) == 0
+        assert demo.proc.wait(timeout=150) == 0
     finally:
         if demo.proc.poll() is None:
             os.killpg(demo.proc.pid, signal.SIGKILL)
     assert "all services stopped" in demo.output()
     time.sleep(0.5)
     assert _marked_processes(demo.marker) == []
+    _assert_traded(tmp_path / "var")
+
+
+def _count(db: Path, table: str, where: str = "") -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute(f"SELECT count(*) FROM {table} {where}").fetchone()[0])
+
+
+def _assert_traded(var: Path) -> None:
+    """Two simulated days: decisions became orders, fills, positions and audits, exported."""
+    trading, analytics = var / "milkbot.db", var / "milkbot-analytics.db"
+    for table in ("intents", "orders", "fills", "positions", "order_events"):
+        assert _count(trading, table) > 0, table
+    kinds = {
+        row[0]
+        for row in sqlite3.connect(trading).execute("SELECT DISTINCT kind FROM audit_records")
+    }
+    assert kinds == {"market", "weather", "strategy", "risk", "oms"}
+    assert _count(trading, "orders", "WHERE status IN ('submitted', 'unknown')") == 0
+    for table in ("trades", "settlements", "equity_points", "strategy_forecasts"):
+        assert _count(analytics, table) > 0, table
+    assert _count(analytics, "bracket_quotes", "WHERE model_prob IS NOT NULL") > 0
 
 
 def test_demo_stops_everything_on_sigint(tmp_path: Path) -> None:

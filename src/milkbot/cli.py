@@ -40,6 +40,8 @@ _COMMAND_MODULES: list[str] = [
     "milkbot.venues.exchange.commands",
     "milkbot.venues.kalshi.commands",
     "milkbot.risk.commands",
+    "milkbot.backtest.commands",
+    "milkbot.ops.commands",
 ]
 
 

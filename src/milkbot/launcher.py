@@ -54,10 +54,45 @@ def _module(*args: str) -> list[str]:
     return [sys.executable, "-m", "milkbot", *args]
 
 
+DEMO_KEY_ID = "milkbot-demo"
+
+
+def demo_key(data_dir: Path) -> tuple[Path, Path]:
+    """Generate the demo's RSA key pair (private key 0600) for the local exchange.
+
+    A fresh pair on every run: it signs the demo trader's requests to the local exchange
+    only, and is never a Kalshi credential.
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    folder = data_dir / "demo-key"
+    folder.mkdir(parents=True, exist_ok=True)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private, public = folder / "private.pem", folder / "public.pem"
+    private.unlink(missing_ok=True)
+    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return private, public
+
+
 def demo_children(settings: Settings, *, speed: float) -> list[Child]:
     """The services of the demo, in start order."""
     from milkbot.dashboard.commands import dashboard_command, dashboard_env
 
+    private, public = demo_key(settings.data_dir)
     base = dict(os.environ)
     base["MILKBOT_DATA_DIR"] = str(settings.data_dir.resolve())
     base["MILKBOT_API_CLOCK"] = "trader"
@@ -76,6 +111,8 @@ def demo_children(settings: Settings, *, speed: float) -> list[Child]:
                 str(settings.exchange_port),
                 "--speed",
                 str(speed),
+                "--public-key",
+                f"{DEMO_KEY_ID}={public}",
             ),
             f"{exchange}/health",
             base,
@@ -85,7 +122,11 @@ def demo_children(settings: Settings, *, speed: float) -> list[Child]:
             "trader",
             _module("trader", "--demo"),
             f"http://127.0.0.1:{settings.trader_health_port}/health",
-            base,
+            base
+            | {
+                "MILKBOT_KALSHI_KEY_ID": DEMO_KEY_ID,
+                "MILKBOT_KALSHI_PRIVATE_KEY_PATH": str(private),
+            },
         ),
         Child("api", _module("api"), f"{api}/health", base, api),
         Child(
@@ -211,6 +252,11 @@ def run_demo(settings: Settings, *, exit_after: float | None, speed: float) -> i
     from milkbot.store.migrate import upgrade
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.is_sqlite:
+        # The local exchange starts from scratch on every run, so does the demo's book.
+        for db in (Path(settings.trading_url.split("///", 1)[1]), settings.analytics_sqlite_path):
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{db}{suffix}").unlink(missing_ok=True)
     revision = upgrade(settings)
     typer.echo(f"database migrated to revision {revision} in {settings.data_dir.resolve()}")
     supervisor = Supervisor(demo_children(settings, speed=speed), settings.data_dir / "logs")

@@ -13,7 +13,7 @@ from milkbot.analytics.app import create_app
 from milkbot.settings import Settings
 from milkbot.store.engine import create_trading_sync_engine
 from milkbot.store.migrate import upgrade
-from tests.analytics.conftest import T0, heartbeat, seed, settle
+from tests.analytics.conftest import T0, forecasts, heartbeat, moving_forecasts, seed, settle
 
 
 def _app():  # type: ignore[no-untyped-def]
@@ -22,6 +22,7 @@ def _app():  # type: ignore[no-untyped-def]
     upgrade(s)
     engine = create_trading_sync_engine(s)
     seed(engine, range(0, 300, 15))
+    forecasts(engine, range(0, 300, 15), moving_forecasts)
     settle(engine, T0 + timedelta(minutes=100))
     heartbeat(engine, T0 + timedelta(minutes=400))
     engine.dispose()

@@ -89,6 +89,14 @@ def test_ten_cards_render_with_data_and_refresh(demo: Demo, browser) -> None:  #
     assert caption.inner_text() != before, "the grid did not refresh"
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
+    # The other sections render in the browser too.
+    page.get_by_role("tab", name="City detail").click()
+    page.get_by_text("Probability per bracket over time").first.wait_for(timeout=30_000)
+    page.get_by_role("tab", name="Strategies").click()
+    page.get_by_text(
+        re.compile(r"^(Scores and P&L attribution|No strategy has forecast)")
+    ).first.wait_for(timeout=30_000)
+    assert page.get_by_text("Traceback").count() == 0
     page.close()
 
 

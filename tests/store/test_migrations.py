@@ -18,6 +18,7 @@ from milkbot.store.models import Fill, PublicTrade
 
 TRADING_TABLES = {
     "intents",
+    "operator_commands",
     "orders",
     "order_events",
     "fills",
@@ -31,6 +32,7 @@ ANALYTICS_TABLES = {
     "bracket_quotes",
     "weather_readings",
     "trades",
+    "strategy_forecasts",
     "equity_points",
     "settlements",
     "heartbeats",

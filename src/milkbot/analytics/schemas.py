@@ -117,7 +117,94 @@ class SettlementView(_Model):
 
 
 class SettlementsResponse(_Model):
-    """Settled events, newest first."""
+    """A page of settled events, newest first."""
 
     as_of: datetime
+    total: int
+    offset: int
+    limit: int
     settlements: list[SettlementView]
+
+
+class BracketPoint(_Model):
+    """One bracket's delayed market and model probabilities at a time."""
+
+    ts: datetime
+    bracket: str
+    market_prob: float | None
+    model_prob: float | None
+
+
+class WeatherPoint(_Model):
+    """The forecast high and the observed maximum so far, at a time."""
+
+    ts: datetime
+    forecast_high_f: float | None
+    observed_max_f: float | None
+
+
+class CityDetail(CityView):
+    """A city's card with the current event's history and the city's recent settlements."""
+
+    history: list[BracketPoint]
+    weather: list[WeatherPoint]
+    recent_settlements: list[SettlementView]
+
+
+class StrategyPnl(_Model):
+    """The delayed trades attributed to a strategy and their realized P&L."""
+
+    trades: int
+    contracts: Decimal
+    fees: Decimal
+    settled_trades: int
+    realized_pnl: Decimal
+
+
+class StrategyView(_Model):
+    """A strategy's scores on settled markets, and the P&L of the trades it drove."""
+
+    strategy: str
+    scored_forecasts: int
+    brier: float | None
+    log_loss: float | None
+    mean_prob: float | None
+    hit_rate: float | None
+    calibration_error: float | None
+    last_forecast_ts: datetime | None
+    pnl: StrategyPnl
+
+
+class StrategiesResponse(_Model):
+    """Every strategy that forecast or traded before the cutoff."""
+
+    as_of: datetime
+    delay_minutes: int
+    calibration_bins: int
+    strategies: list[StrategyView]
+
+
+class CalibrationBin(_Model):
+    """One bin of predicted probability: mean predicted, observed frequency, count."""
+
+    lower: float
+    upper: float
+    mean_predicted: float
+    observed_frequency: float
+    count: int
+
+
+class StrategyCalibration(_Model):
+    """A strategy's reliability data."""
+
+    strategy: str
+    scored_forecasts: int
+    bins: list[CalibrationBin]
+
+
+class CalibrationResponse(_Model):
+    """Reliability data per strategy (non-empty bins only)."""
+
+    as_of: datetime
+    bins: int
+    strategies: list[StrategyCalibration]

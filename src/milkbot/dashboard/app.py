@@ -1,8 +1,10 @@
 """Milkbot's public dashboard (``milkbot dashboard``).
 
-Dark, wide, a 10-city grid refreshed every 5 seconds inside a fragment; every API call is
-cached process-wide for less than the refresh period, so any number of viewers costs one
-call per endpoint per refresh.
+Dark, wide: the 10-city grid, a city detail view, performance (equity, drawdown, recent
+trades), strategy metrics (scores, P&L attribution, reliability diagram) and an about
+section. Each section refreshes every 5 seconds inside a fragment; every API call is cached
+process-wide for less than the refresh period, so any number of viewers costs one call per
+endpoint per refresh.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from milkbot.dashboard.client import ApiUnavailable, api_url, fetch
 
 REFRESH_SECONDS = 5
 CACHE_TTL = REFRESH_SECONDS - 1
+UNREACHABLE = "The Analytics API is unreachable; retrying every 5 seconds."
+WHO_COLORS = alt.Scale(domain=["Milkbot", "market"], range=["#f28e2b", "#4e79a7"])
 
 
 @st.cache_resource
@@ -58,7 +62,9 @@ def _bracket_chart(brackets: list[dict[str, Any]]) -> alt.Chart:
                 title=None,
                 axis=alt.Axis(format="%", tickCount=3),
             ),
-            color=alt.Color("who:N", legend=alt.Legend(orient="bottom", title=None)),
+            color=alt.Color(
+                "who:N", scale=WHO_COLORS, legend=alt.Legend(orient="bottom", title=None)
+            ),
             tooltip=["bracket", "who", alt.Tooltip("probability:Q", format=".0%")],
         )
         .properties(height=alt.Step(12))
@@ -71,10 +77,7 @@ def _card(city: dict[str, Any]) -> None:
     if city["event_date"] is None:
         st.caption("No delayed data for this city yet.")
         return
-    status = city["status"]
-    if status == "settled":
-        status = f"settled at {city['settled_value_f']}°F ({city['winning_bracket']})"
-    st.caption(f"{city['event_date']} · {status}")
+    st.caption(f"{city['event_date']} · {_status(city)}")
     c1, c2 = st.columns(2)
     c1.metric("Forecast high", _temp(city["forecast_high_f"]))
     c2.metric("Observed max", _temp(city["observed_max_f"]))
@@ -90,7 +93,7 @@ def _grid() -> None:
     try:
         data = _get("/v1/cities")
     except ApiUnavailable:
-        st.warning("The Analytics API is unreachable; retrying every 5 seconds.")
+        st.warning(UNREACHABLE)
         return
     st.caption(f"Data as of {data['as_of']} (delayed {data['delay_minutes']} minutes)")
     cities = data["cities"]
@@ -100,13 +103,135 @@ def _grid() -> None:
                 _card(city)
 
 
+def _status(city: dict[str, Any]) -> str:
+    if city["status"] == "settled":
+        return f"settled at {city['settled_value_f']}°F ({city['winning_bracket']})"
+    return str(city["status"])
+
+
+def _history_chart(history: list[dict[str, Any]], order: list[str]) -> alt.Chart:
+    rows = [
+        {"ts": h["ts"], "bracket": h["bracket"], "who": who, "probability": h[key]}
+        for h in history
+        for who, key in (("market", "market_prob"), ("Milkbot", "model_prob"))
+        if h[key] is not None
+    ]
+    frame = pd.DataFrame(rows, columns=["ts", "bracket", "who", "probability"])
+    frame["ts"] = pd.to_datetime(frame["ts"])
+    chart: alt.Chart = (
+        alt.Chart(frame)
+        .mark_line()
+        .encode(
+            x=alt.X("ts:T", title=None),
+            y=alt.Y(
+                "probability:Q",
+                scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(format="%", tickCount=3),
+                title=None,
+            ),
+            color=alt.Color("who:N", scale=WHO_COLORS, legend=alt.Legend(title=None)),
+            facet=alt.Facet("bracket:N", sort=order, columns=3, title=None),
+            tooltip=[
+                "bracket",
+                "who",
+                alt.Tooltip("ts:T", format="%Y-%m-%d %H:%M"),
+                alt.Tooltip("probability:Q", format=".0%"),
+            ],
+        )
+        .properties(height=140, width=260)
+    )
+    return chart
+
+
+def _weather_chart(weather: list[dict[str, Any]]) -> alt.Chart:
+    rows = [
+        {"ts": w["ts"], "what": label, "temperature": w[key]}
+        for w in weather
+        for label, key in (("forecast high", "forecast_high_f"), ("observed max", "observed_max_f"))
+        if w[key] is not None
+    ]
+    frame = pd.DataFrame(rows, columns=["ts", "what", "temperature"])
+    frame["ts"] = pd.to_datetime(frame["ts"])
+    chart: alt.Chart = (
+        alt.Chart(frame)
+        .mark_line(interpolate="step-after")
+        .encode(
+            x=alt.X("ts:T", title=None),
+            y=alt.Y("temperature:Q", scale=alt.Scale(zero=False), title="°F"),
+            color=alt.Color("what:N", legend=alt.Legend(orient="bottom", title=None)),
+            tooltip=["what", alt.Tooltip("ts:T", format="%H:%M"), "temperature"],
+        )
+        .properties(height=200)
+    )
+    return chart
+
+
+def _settlements_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        rows, columns=["event_date", "settled_value_f", "winning_bracket", "pnl", "city"]
+    )
+    frame["pnl"] = frame["pnl"].astype(float)
+    return frame.rename(
+        columns={
+            "event_date": "day",
+            "settled_value_f": "CLI high °F",
+            "winning_bracket": "winning bracket",
+            "pnl": "P&L $",
+        }
+    )
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def _city_detail() -> None:
+    try:
+        grid = _get("/v1/cities")
+    except ApiUnavailable:
+        st.warning(UNREACHABLE)
+        return
+    names = {c["city"]: c["name"] for c in grid["cities"]}
+    code = st.selectbox("City", list(names), format_func=lambda c: names[c], key="city")
+    if code is None:
+        return
+    try:
+        city = _get(f"/v1/cities/{code}")
+    except ApiUnavailable:
+        st.warning(UNREACHABLE)
+        return
+    st.subheader(f"{city['name']} · {city['station']}")
+    if city["event_date"] is None:
+        st.info("No delayed data for this city yet.")
+    else:
+        st.caption(f"{city['event_ticker']} · {city['event_date']} · {_status(city)}")
+        c1, c2, c3, c4 = st.columns(4)
+        c1.metric("Forecast high", _temp(city["forecast_high_f"]))
+        c2.metric("Observed max", _temp(city["observed_max_f"]))
+        c3.metric("Position", city["position_band"])
+        c4.metric("Realized P&L", f"${float(city['realized_pnl']):,.2f}")
+        st.markdown("**Probability per bracket over time: Milkbot against the market**")
+        if city["history"]:
+            order = [b["bracket"] for b in city["brackets"]]
+            st.altair_chart(_history_chart(city["history"], order))
+        else:
+            st.caption("No delayed quotes for this event yet.")
+        st.markdown("**Forecast high and observed maximum so far**")
+        if city["weather"]:
+            st.altair_chart(_weather_chart(city["weather"]), width="stretch")
+        else:
+            st.caption("No delayed weather readings for this event yet.")
+    st.markdown("**Recent settlements**")
+    if city["recent_settlements"]:
+        st.dataframe(_settlements_table(city["recent_settlements"]), hide_index=True)
+    else:
+        st.caption("No settled events for this city yet.")
+
+
 @st.fragment(run_every=REFRESH_SECONDS)
 def _performance() -> None:
     try:
         equity = _get("/v1/equity")
         trades = _get("/v1/trades")
     except ApiUnavailable:
-        st.warning("The Analytics API is unreachable; retrying every 5 seconds.")
+        st.warning(UNREACHABLE)
         return
     points = equity["points"]
     if not points:
@@ -122,9 +247,103 @@ def _performance() -> None:
         st.area_chart(frame, x="ts", y="drawdown", height=160)
     st.subheader("Recent trades (delayed)")
     if trades["trades"]:
-        st.dataframe(pd.DataFrame(trades["trades"]), hide_index=True)
+        columns = ["ts", "city", "bracket", "side", "action", "price", "count", "strategy"]
+        frame = pd.DataFrame(trades["trades"], columns=columns)
+        frame["price"] = frame["price"].astype(float)
+        frame["count"] = frame["count"].astype(float)
+        st.dataframe(frame, hide_index=True)
+        st.caption(f"The latest {len(trades['trades'])} of {trades['total']} delayed trades.")
     else:
         st.caption("No delayed trades yet.")
+
+
+def _strategy_table(strategies: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "strategy": s["strategy"],
+                "scored": s["scored_forecasts"],
+                "Brier": s["brier"],
+                "log loss": s["log_loss"],
+                "calibration error": s["calibration_error"],
+                "trades": s["pnl"]["trades"],
+                "realized P&L $": float(s["pnl"]["realized_pnl"]),
+            }
+            for s in strategies
+        ]
+    )
+
+
+def _reliability_chart(calibration: list[dict[str, Any]]) -> alt.LayerChart:
+    rows = [
+        {
+            "strategy": c["strategy"],
+            "predicted": b["mean_predicted"],
+            "observed": b["observed_frequency"],
+            "count": b["count"],
+        }
+        for c in calibration
+        for b in c["bins"]
+    ]
+    frame = pd.DataFrame(rows, columns=["strategy", "predicted", "observed", "count"])
+    unit = alt.Scale(domain=[0, 1])
+    diagonal = (
+        alt.Chart(pd.DataFrame({"predicted": [0.0, 1.0], "observed": [0.0, 1.0]}))
+        .mark_line(strokeDash=[4, 4], color="gray")
+        .encode(x=alt.X("predicted:Q", scale=unit), y=alt.Y("observed:Q", scale=unit))
+    )
+    curves = (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("predicted:Q", scale=unit, title="mean predicted probability"),
+            y=alt.Y("observed:Q", scale=unit, title="observed frequency"),
+            color=alt.Color("strategy:N", legend=alt.Legend(orient="bottom", title=None)),
+            tooltip=[
+                "strategy",
+                alt.Tooltip("predicted:Q", format=".2f"),
+                alt.Tooltip("observed:Q", format=".2f"),
+                "count",
+            ],
+        )
+    )
+    chart: alt.LayerChart = (diagonal + curves).properties(height=360)
+    return chart
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def _strategies() -> None:
+    try:
+        strategies = _get("/v1/strategies")
+        calibration = _get("/v1/calibration")
+    except ApiUnavailable:
+        st.warning(UNREACHABLE)
+        return
+    st.caption(
+        "Each strategy's latest forecast for each market before its event settled, scored "
+        "against the settlement (lower Brier and log loss are better); P&L of the delayed "
+        "trades each strategy drove, fees included, on settled events."
+    )
+    if not strategies["strategies"]:
+        st.info("No strategy has forecast a settled event or traded yet.")
+        return
+    st.subheader("Scores and P&L attribution")
+    score = st.column_config.NumberColumn(format="%.4f")
+    st.dataframe(
+        _strategy_table(strategies["strategies"]),
+        hide_index=True,
+        column_config={
+            "Brier": score,
+            "log loss": score,
+            "calibration error": score,
+            "realized P&L $": st.column_config.NumberColumn(format="%.2f"),
+        },
+    )
+    st.subheader("Reliability diagram")
+    if calibration["strategies"]:
+        st.altair_chart(_reliability_chart(calibration["strategies"]), width="stretch")
+    else:
+        st.caption("No settled event has been scored yet.")
 
 
 def main() -> None:
@@ -134,11 +353,17 @@ def main() -> None:
     st.caption(
         "Everything here is delayed by 60 minutes and sanitized: positions are shown as bands."
     )
-    grid_tab, perf_tab, about_tab = st.tabs(["Cities", "Performance", "About"])
+    grid_tab, city_tab, perf_tab, strategy_tab, about_tab = st.tabs(
+        ["Cities", "City detail", "Performance", "Strategies", "About"]
+    )
     with grid_tab:
         _grid()
+    with city_tab:
+        _city_detail()
     with perf_tab:
         _performance()
+    with strategy_tab:
+        _strategies()
     with about_tab:
         st.markdown(
             "Milkbot turns NWS and secondary forecasts into calibrated probabilities for each "

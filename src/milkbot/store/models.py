@@ -182,6 +182,26 @@ class TraderState(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class OperatorCommand(Base):
+    """An operator's command to the running trader (halt, resume, reset-breaker, ...).
+
+    Written by the private operator CLI, applied by the trader at its next step, which
+    stamps ``applied_at`` and the outcome. The queue survives a trader restart.
+    """
+
+    __tablename__ = "operator_commands"
+    __table_args__ = {"schema": TRADING}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime] = mapped_column(UtcDateTime)
+    command: Mapped[str] = mapped_column(String(32))
+    scope: Mapped[str] = mapped_column(String(80), default="global")
+    operator: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    applied_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    outcome: Mapped[str | None] = mapped_column(Text)
+
+
 # ---------------------------------------------------------------- analytics (public-safe)
 
 
@@ -273,6 +293,29 @@ class PublicSettlement(Base):
     settled_value_f: Mapped[int | None] = mapped_column(Integer)
     winning_bracket: Mapped[str | None] = mapped_column(String(32))
     pnl: Mapped[Decimal] = mapped_column(Money)
+
+
+class StrategyForecast(Base):
+    """One strategy's probability for one bracket at a decision time (``ensemble`` included).
+
+    Scored against the settled outcome by the Analytics API (Brier, log loss, reliability).
+    """
+
+    __tablename__ = "strategy_forecasts"
+    __table_args__ = (
+        Index("ix_strategy_forecasts_strategy_ts", "strategy", "ts"),
+        {"schema": ANALYTICS},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    city: Mapped[str] = mapped_column(String(8))
+    event_ticker: Mapped[str] = mapped_column(String(64), index=True)
+    event_date: Mapped[date] = mapped_column(Date)
+    market_ticker: Mapped[str] = mapped_column(String(64))
+    bracket: Mapped[str] = mapped_column(String(32))
+    strategy: Mapped[str] = mapped_column(String(32))
+    prob: Mapped[float] = mapped_column(Float)
 
 
 class ServiceHeartbeat(Base):

@@ -5,33 +5,56 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from dataclasses import asdict
 from typing import Annotated, Any
 
 import typer
 
-from milkbot.errors import StorageError
+from milkbot.errors import ConfigError, StorageError
 from milkbot.logging import configure_logging, get_logger
 from milkbot.settings import Settings, load_settings
 
 log = get_logger(__name__)
 
 
-async def run_trader(settings: Settings, *, demo: bool, poll_seconds: float) -> None:
-    """Wire the trader's parts, hold the lock, and run until SIGINT/SIGTERM."""
+async def run_trader(
+    settings: Settings,
+    *,
+    demo: bool,
+    poll_seconds: float,
+    live: bool = False,
+    cancel_on_exit: bool = True,
+) -> None:
+    """Wire the trader's parts, hold the lock, and run until SIGINT/SIGTERM.
+
+    With a Kalshi key configured the trader trades (the local exchange in demo, Kalshi's
+    demo or production with ``live``); without one it only watches and exports.
+    """
     import uvicorn
 
     from milkbot import bundled
     from milkbot.clock import Clock, SystemClock
+    from milkbot.oms.manager import OrderManager
+    from milkbot.risk.engine import RiskEngine
     from milkbot.store.engine import create_trading_engine, session_factory
     from milkbot.store.migrate import current_revision, head_revision
+    from milkbot.strategies.factory import build_ensemble
     from milkbot.trader.clocks import ExchangeClock
+    from milkbot.trader.desk import TradingDesk
     from milkbot.trader.export import Exporter
     from milkbot.trader.health import health_app
     from milkbot.trader.lock import TraderLock
     from milkbot.trader.service import Trader
     from milkbot.trader.weather_feed import HourlyTemperatures
     from milkbot.venues.kalshi.client import KalshiClient
+    from milkbot.venues.kalshi.factory import auth_from_settings
 
+    auth = auth_from_settings(settings)
+    if settings.venue != "local" and auth is not None and not (live and settings.live_trading):
+        raise ConfigError(
+            f"refusing to trade on Kalshi {settings.venue} without both `--live` and "
+            "MILKBOT_LIVE_TRADING=true"
+        )
     if current_revision(settings) != head_revision():
         raise StorageError("the database is not migrated: run `milkbot db upgrade` first")
     engine = create_trading_engine(settings)
@@ -58,9 +81,27 @@ async def run_trader(settings: Settings, *, demo: bool, poll_seconds: float) -> 
     sessions = session_factory(engine)
     exporter = Exporter(sessions)
     weather = HourlyTemperatures(bundled.path("openmeteo-hourly-demo")) if demo else None
-    client = KalshiClient(settings.exchange_url)
+    client = KalshiClient(settings.exchange_url, auth=auth)
+    desk = None
+    if auth is not None:
+        desk = TradingDesk(
+            venue=client,
+            manager=OrderManager(client, sessions, clock),
+            risk=RiskEngine.create(),
+            ensemble=build_ensemble(),
+            sessions=sessions,
+            clock=clock,
+            exporter=exporter,
+        )
     trader = Trader(
-        mode=mode, client=client, clock=clock, sessions=sessions, exporter=exporter, weather=weather
+        mode=mode,
+        client=client,
+        clock=clock,
+        sessions=sessions,
+        exporter=exporter,
+        weather=weather,
+        desk=desk,
+        require_reconciled=live,
     )
 
     def status() -> dict[str, Any]:
@@ -78,6 +119,7 @@ async def run_trader(settings: Settings, *, demo: bool, poll_seconds: float) -> 
             "cities_with_events": s.cities_with_events,
             "exported_rows": exporter.exported,
             "dropped_rows": exporter.dropped,
+            "trading": None if desk is None else asdict(desk.stats),
         }
 
     server = uvicorn.Server(
@@ -113,6 +155,8 @@ async def run_trader(settings: Settings, *, demo: bool, poll_seconds: float) -> 
             server.should_exit = True
             await serving
     finally:
+        if desk is not None and cancel_on_exit:
+            await desk.cancel_all("shutdown")
         await client.aclose()
         await lock.release()
         await engine.dispose()
@@ -128,8 +172,22 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option(help="Demo mode: local exchange, bundled data.")
         ] = False,
         poll_seconds: Annotated[float, typer.Option(help="Seconds between steps.")] = 2.0,
+        live: Annotated[
+            bool, typer.Option("--live", help="Trade on Kalshi demo/prod (needs a key).")
+        ] = False,
+        cancel_on_exit: Annotated[
+            bool, typer.Option(help="Cancel resting orders on a clean shutdown.")
+        ] = True,
     ) -> None:
-        """Run the private Trader service (market data, decisions, export)."""
+        """Run the private Trader service (market data, decisions, orders, export)."""
         settings = load_settings()
         configure_logging(level=settings.log_level, fmt=settings.log_format, service="trader")
-        asyncio.run(run_trader(settings, demo=demo, poll_seconds=poll_seconds))
+        asyncio.run(
+            run_trader(
+                settings,
+                demo=demo,
+                poll_seconds=poll_seconds,
+                live=live,
+                cancel_on_exit=cancel_on_exit,
+            )
+        )

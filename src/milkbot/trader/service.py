@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from milkbot.clock import Clock
 from milkbot.domain.market import Market
 from milkbot.domain.stations import STATIONS, Station
-from milkbot.errors import MilkbotError, UpstreamError
+from milkbot.errors import ConfigError, MilkbotError, UpstreamError
 from milkbot.logging import get_logger
 from milkbot.store.models import (
     BracketQuote,
@@ -33,7 +33,9 @@ from milkbot.store.models import (
     ServiceHeartbeat,
     WeatherReading,
 )
+from milkbot.trader.desk import TradingDesk, event_date_of
 from milkbot.trader.export import Exporter
+from milkbot.trader.features import market_price
 from milkbot.trader.weather_feed import SOURCE as HOURLY_SOURCE
 from milkbot.trader.weather_feed import HourlyTemperatures
 from milkbot.venues.kalshi.client import KalshiClient
@@ -43,17 +45,10 @@ log = get_logger(__name__)
 SETTLED_STATUSES = frozenset({"settled", "finalized", "determined"})
 
 
-def event_date_of(event_ticker: str) -> date:
-    """The climate day in an event ticker (``KXHIGHNY-25APR06`` -> 2025-04-06)."""
-    return datetime.strptime(event_ticker.rsplit("-", 1)[1], "%y%b%d").date()  # noqa: DTZ007
-
-
 def _mid(market: Market) -> float | None:
-    if market.yes_bid is None or market.yes_ask is None:
-        return None
-    if market.yes_bid <= 0 or market.yes_ask >= 1:
-        return None
-    return float((market.yes_bid + market.yes_ask) / 2)
+    """The mid of a two-sided book, else None."""
+    price = market_price(market)
+    return price.prob if price.scorable else None
 
 
 @dataclass
@@ -85,8 +80,12 @@ class Trader:
         weather: HourlyTemperatures | None = None,
         stations: Iterable[Station] = STATIONS,
         registry: CollectorRegistry | None = None,
+        desk: TradingDesk | None = None,
+        require_reconciled: bool = False,
     ) -> None:
         self.mode = mode
+        self.desk = desk
+        self.require_reconciled = require_reconciled
         self._client = client
         self._clock = clock
         self._sessions = sessions
@@ -114,6 +113,14 @@ class Trader:
         async with self._sessions() as session:
             rows = await session.scalars(select(PublicSettlement.event_ticker))
             self._settled = set(rows.all())
+        if self.desk is not None:
+            report = await self.desk.start()
+            log.info("startup_reconciliation", ok=report.ok, mismatches=report.mismatches)
+            if self.require_reconciled and not report.ok:
+                raise ConfigError(
+                    "refusing to trade live: the start-up reconciliation did not pass "
+                    f"({report.error or '; '.join(report.mismatches)})"
+                )
 
     async def step(self) -> None:
         """Poll every city's markets, store what changed, export the public view."""
@@ -121,6 +128,8 @@ class Trader:
         snapshots: list[MarketSnapshot] = []
         public: list[Any] = []
         active: list[str] = []
+        if self.desk is not None:
+            await self.desk.apply_operator_commands()
         for station in self._stations:
             markets = await self._client.get_markets(series_ticker=station.series)
             self.stats.markets_seen += len(markets)
@@ -128,9 +137,14 @@ class Trader:
             current = self._current_event(markets, now)
             if current is not None:
                 active.append(station.city)
-                public.extend(self._bracket_rows(station, current, markets, now))
+                probs: dict[str, float] = {}
+                if self.desk is not None:
+                    probs = await self.desk.on_event(station, current, markets, now, self._weather)
+                public.extend(self._bracket_rows(station, current, markets, now, probs))
                 public.extend(self._weather_rows(station, current, now))
             public.extend(await self._settlement_rows(station, markets, now))
+        if self.desk is not None:
+            await self.desk.after_step(now)
         if snapshots:
             async with self._sessions() as session:
                 session.add_all(snapshots)
@@ -202,7 +216,12 @@ class Trader:
         return closed[-1] if closed else None
 
     def _bracket_rows(
-        self, station: Station, event: str, markets: list[Market], now: datetime
+        self,
+        station: Station,
+        event: str,
+        markets: list[Market],
+        now: datetime,
+        model: dict[str, float],
     ) -> list[BracketQuote]:
         rows = []
         for m in markets:
@@ -219,7 +238,7 @@ class Trader:
                     bracket_low=m.bracket.lowest,
                     bracket_high=m.bracket.highest,
                     market_prob=_mid(m),
-                    model_prob=None,
+                    model_prob=model.get(m.ticker),
                 )
             )
         return rows
@@ -252,6 +271,8 @@ class Trader:
         for event, ms in sorted(by_event.items()):
             if event in self._settled or not all(m.status in SETTLED_STATUSES for m in ms):
                 continue
+            if self.desk is not None:
+                await self.desk.settle_event(event)
             winners = [m for m in ms if m.result == "yes"]
             value = next((m.expiration_value for m in ms if m.expiration_value), "")
             pnl = await self._event_pnl(event)

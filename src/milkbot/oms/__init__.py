@@ -1,0 +1,1 @@
+"""Order management: the order state table, idempotent intents, reconciliation and audit."""

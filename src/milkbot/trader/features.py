@@ -1,0 +1,78 @@
+"""Event features from what the trader sees live: the markets' books and the weather feed.
+
+The same :class:`~milkbot.features.event.EventFeatures` the backtest builds from recorded
+data, here built from the venue's market list and the weather known at the clock's now.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from milkbot.domain.brackets import Bracket
+from milkbot.domain.market import Market
+from milkbot.domain.stations import Station
+from milkbot.features.event import EventFeatures, ForecastInput, MarketPrice
+from milkbot.trader.weather_feed import HourlyTemperatures
+
+
+def market_price(m: Market) -> MarketPrice:
+    """The market's YES price now: the mid of a two-sided book, else one side or nothing."""
+    bid = m.yes_bid if m.yes_bid is not None and m.yes_bid > 0 else None
+    ask = m.yes_ask if m.yes_ask is not None and m.yes_ask < 1 else None
+    if bid is not None and ask is not None:
+        return MarketPrice(float((bid + ask) / 2), True, "quote", 0.0)
+    if ask is not None:
+        return MarketPrice(float(ask) / 2, False, "quote", 0.0)
+    if bid is not None:
+        return MarketPrice((1.0 + float(bid)) / 2, False, "quote", 0.0)
+    return MarketPrice(None, False, None, None)
+
+
+def live_features(
+    station: Station,
+    event_ticker: str,
+    event_date: date,
+    markets: list[Market],
+    now: datetime,
+    *,
+    weather: HourlyTemperatures | None = None,
+    forecasts: tuple[ForecastInput, ...] = (),
+) -> tuple[EventFeatures, datetime | None] | None:
+    """Features of one event now, and the time of the newest weather input behind them.
+
+    None when the event's markets lack brackets or a close time.
+    """
+    ms = [m for m in markets if m.event_ticker == event_ticker and m.bracket is not None]
+    if not ms or any(m.close_time is None for m in ms):
+        return None
+    ms.sort(key=lambda m: _order(m.bracket))
+    running, hours, seen_at = (None, 0.0, None)
+    if weather is not None:
+        running, hours, seen_at = weather.observed(station, event_date, now)
+    issued = max((f.issued_at for f in forecasts), default=None)
+    weather_time = max((t for t in (seen_at, issued) if t is not None), default=None)
+    close = min(m.close_time for m in ms if m.close_time is not None)
+    features = EventFeatures(
+        event_ticker=event_ticker,
+        city=station.city,
+        station=station.icao,
+        event_date=event_date,
+        decision_time=now,
+        close_time=close,
+        std_offset_hours=station.std_offset_hours,
+        tickers=tuple(m.ticker for m in ms),
+        brackets=tuple(m.bracket for m in ms if m.bracket is not None),
+        market=tuple(market_price(m) for m in ms),
+        forecasts=forecasts,
+        running_max_f=running,
+        hours_observed=hours,
+        running_max_observed=False,
+    )
+    return features, weather_time
+
+
+def _order(bracket: Bracket | None) -> tuple[float, float]:
+    assert bracket is not None
+    lo = bracket.lowest
+    hi = bracket.highest
+    return (float("-inf") if lo is None else lo, float("inf") if hi is None else hi)
