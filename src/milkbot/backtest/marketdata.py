@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -30,6 +30,7 @@ import pandas as pd
 from milkbot.datasets import Dataset
 from milkbot.decision import BookTop
 from milkbot.domain.ledger import Mark
+from milkbot.venues.simulated import from_ns, to_ns
 
 CENTS = Decimal(100)
 
@@ -85,20 +86,6 @@ class QuoteSeries:
     ts: np.ndarray
     bid: np.ndarray
     ask: np.ndarray
-
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
-
-
-def to_ns(t: datetime) -> int:
-    """Nanoseconds since the epoch of an aware datetime (microsecond precision)."""
-    return (t - EPOCH) // _US * 1000
-
-
-def from_ns(ns: int) -> datetime:
-    """The aware UTC datetime of nanoseconds since the epoch (microsecond precision)."""
-    return EPOCH + timedelta(microseconds=ns // 1000)
 
 
 def _ns(column: pd.Series) -> np.ndarray:

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from milkbot.backtest.marketdata import BookModel, MarketData, from_ns, to_ns
+from milkbot.backtest.marketdata import BookModel, MarketData
 from milkbot.backtest.orders import DirectRouter, OmsRouter, Router
 from milkbot.backtest.venue import MarketSpec, SimVenue, VenueStats
 from milkbot.backtest.walkforward import WalkForward, fit_ensembles, refit_times
@@ -67,6 +67,7 @@ from milkbot.risk.limits import RiskLimits
 from milkbot.strategies.ensemble import EnsembleOutput
 from milkbot.strategies.factory import build_ensemble
 from milkbot.strategies.params import Params, load_params
+from milkbot.venues.simulated import from_ns, to_ns
 
 OPERATOR = "backtest"
 DAILY_RESET = frozenset(
