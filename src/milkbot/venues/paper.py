@@ -228,7 +228,14 @@ class PaperVenue(EngineVenue):
     def _fill_crossed(self, ticker: str, top: _Top) -> None:
         """Fill resting orders a new top of book crosses, up to the size shown there."""
         ask_left, bid_left = top.yes_ask_size, top.yes_bid_size
-        for order in self._resting_orders(ticker):
+        # Best price first, as the outside flow would reach them.
+        orders = sorted(
+            self._resting_orders(ticker),
+            key=lambda o: (-o.price if o.side is BookSide.BID else o.price, o.priority),
+        )
+        for order in orders:
+            if order.remaining_count <= 0:
+                continue
             if order.side is BookSide.BID and top.yes_ask is not None:
                 if top.yes_ask > order.price or ask_left <= 0:
                     continue
