@@ -52,8 +52,7 @@ from milkbot.store.state import read_state, write_state
 from milkbot.strategies.ensemble import Ensemble
 from milkbot.trader.export import Exporter
 from milkbot.trader.features import live_features
-from milkbot.trader.weather_feed import SOURCE as HOURLY_SOURCE
-from milkbot.trader.weather_feed import HourlyTemperatures
+from milkbot.trader.weather_feed import WeatherNow
 
 log = get_logger(__name__)
 
@@ -189,7 +188,7 @@ class TradingDesk:
         event_ticker: str,
         markets: list[Market],
         now: datetime,
-        weather: HourlyTemperatures | None,
+        weather: WeatherNow | None,
     ) -> dict[str, float]:
         """Decide on one event; return the ensemble's probability per market ticker."""
         for m in markets:
@@ -236,7 +235,7 @@ class TradingDesk:
         self._export_forecasts(station, decision, now)
         await self._review_resting(decision, now)
         if self.ready:
-            await self._send(station, decision, markets, weather_time, now)
+            await self._send(station, decision, markets, weather, weather_time, now)
         return dict(zip(features.tickers, decision.output.probabilities, strict=True))
 
     async def _review_resting(self, decision: Decision, now: datetime) -> None:
@@ -265,6 +264,7 @@ class TradingDesk:
         station: Station,
         decision: Decision,
         markets: list[Market],
+        weather: WeatherNow | None,
         weather_time: datetime | None,
         now: datetime,
     ) -> None:
@@ -292,7 +292,7 @@ class TradingDesk:
             ],
         }
         weather_audit = {
-            "source": HOURLY_SOURCE,
+            "source": None if weather is None else weather.source,
             "station": station.icao,
             "running_max_f": decision.features.running_max_f,
             "hours_observed": decision.features.hours_observed,

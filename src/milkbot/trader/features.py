@@ -12,7 +12,7 @@ from milkbot.domain.brackets import Bracket
 from milkbot.domain.market import Market
 from milkbot.domain.stations import Station
 from milkbot.features.event import EventFeatures, ForecastInput, MarketPrice
-from milkbot.trader.weather_feed import HourlyTemperatures
+from milkbot.trader.weather_feed import WeatherNow
 
 
 def market_price(m: Market) -> MarketPrice:
@@ -35,23 +35,33 @@ def live_features(
     markets: list[Market],
     now: datetime,
     *,
-    weather: HourlyTemperatures | None = None,
-    forecasts: tuple[ForecastInput, ...] = (),
+    weather: WeatherNow | None = None,
 ) -> tuple[EventFeatures, datetime | None] | None:
     """Features of one event now, and the time of the newest weather input behind them.
 
-    None when the event's markets lack brackets or a close time.
+    Only forecasts issued by ``now`` for the event's day are used. None when the event's
+    markets lack brackets or a close time.
     """
     ms = [m for m in markets if m.event_ticker == event_ticker and m.bracket is not None]
     if not ms or any(m.close_time is None for m in ms):
         return None
     ms.sort(key=lambda m: _order(m.bracket))
-    running, hours, seen_at = (None, 0.0, None)
-    if weather is not None:
-        running, hours, seen_at = weather.observed(station, event_date, now)
-    issued = max((f.issued_at for f in forecasts), default=None)
-    weather_time = max((t for t in (seen_at, issued) if t is not None), default=None)
     close = min(m.close_time for m in ms if m.close_time is not None)
+    w = weather or WeatherNow("none")
+    forecasts = tuple(
+        ForecastInput(
+            source=f.source,
+            issued_at=f.issued_at,
+            tmax_f=f.tmax_f,
+            sigma_f=f.sigma_f,
+            hours_to_close=(close - f.issued_at).total_seconds() / 3600.0,
+        )
+        for f in w.forecasts
+        if f.issued_at is not None and f.issued_at <= now and f.target_date == event_date
+    )
+    observed_at = w.observed_at if w.observed_at is not None and w.observed_at <= now else None
+    issued = max((f.issued_at for f in forecasts), default=None)
+    weather_time = max((t for t in (observed_at, issued) if t is not None), default=None)
     features = EventFeatures(
         event_ticker=event_ticker,
         city=station.city,
@@ -64,9 +74,9 @@ def live_features(
         brackets=tuple(m.bracket for m in ms if m.bracket is not None),
         market=tuple(market_price(m) for m in ms),
         forecasts=forecasts,
-        running_max_f=running,
-        hours_observed=hours,
-        running_max_observed=False,
+        running_max_f=w.running_max_f,
+        hours_observed=w.hours_observed,
+        running_max_observed=w.station_observed,
     )
     return features, weather_time
 

@@ -36,8 +36,7 @@ from milkbot.store.models import (
 from milkbot.trader.desk import TradingDesk, event_date_of
 from milkbot.trader.export import Exporter
 from milkbot.trader.features import market_price
-from milkbot.trader.weather_feed import SOURCE as HOURLY_SOURCE
-from milkbot.trader.weather_feed import HourlyTemperatures
+from milkbot.trader.weather_feed import WeatherNow, WeatherSource
 from milkbot.venues.kalshi.client import KalshiClient
 
 log = get_logger(__name__)
@@ -77,7 +76,7 @@ class Trader:
         clock: Clock,
         sessions: async_sessionmaker[AsyncSession],
         exporter: Exporter,
-        weather: HourlyTemperatures | None = None,
+        weather: WeatherSource | None = None,
         stations: Iterable[Station] = STATIONS,
         registry: CollectorRegistry | None = None,
         desk: TradingDesk | None = None,
@@ -137,11 +136,14 @@ class Trader:
             current = self._current_event(markets, now)
             if current is not None:
                 active.append(station.city)
+                weather = None
+                if self._weather is not None:
+                    weather = await self._weather.current(station, event_date_of(current), now)
                 probs: dict[str, float] = {}
                 if self.desk is not None:
-                    probs = await self.desk.on_event(station, current, markets, now, self._weather)
+                    probs = await self.desk.on_event(station, current, markets, now, weather)
                 public.extend(self._bracket_rows(station, current, markets, now, probs))
-                public.extend(self._weather_rows(station, current, now))
+                public.extend(self._weather_rows(station, current, now, weather))
             public.extend(await self._settlement_rows(station, markets, now))
         if self.desk is not None:
             await self.desk.after_step(now)
@@ -243,21 +245,27 @@ class Trader:
             )
         return rows
 
-    def _weather_rows(self, station: Station, event: str, now: datetime) -> list[WeatherReading]:
-        if self._weather is None:
+    def _weather_rows(
+        self, station: Station, event: str, now: datetime, weather: WeatherNow | None
+    ) -> list[WeatherReading]:
+        if weather is None:
             return []
         day = event_date_of(event)
-        observed = self._weather.max_so_far(station, day, now)
-        if observed is None:
+        forecast = max(
+            (f for f in weather.forecasts if f.issued_at is not None and f.target_date == day),
+            key=lambda f: f.issued_at or now,
+            default=None,
+        )
+        if weather.running_max_f is None and forecast is None:
             return []
         return [
             WeatherReading(
                 ts=now,
                 city=station.city,
                 event_date=day,
-                forecast_high_f=None,
-                observed_max_f=observed,
-                source=HOURLY_SOURCE,
+                forecast_high_f=None if forecast is None else forecast.tmax_f,
+                observed_max_f=weather.running_max_f,
+                source=weather.source,
             )
         ]
 

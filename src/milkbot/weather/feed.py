@@ -34,6 +34,8 @@ class StationWeather:
     nws_outage: bool
     used_fallback: bool
     errors: tuple[str, ...]
+    observed_hours: float = 0.0
+    observed_at: datetime | None = None
 
 
 class WeatherFeed:
@@ -73,21 +75,27 @@ class WeatherFeed:
         found = [*hourly, *parsing.grid_max_temperature(grid, station, grid.update_time)]
         return [f for f in found if f.target_date == day]
 
-    async def _observed_max(self, station: Station, day: date, errors: list[str]) -> float | None:
+    async def _observed(
+        self, station: Station, day: date, errors: list[str]
+    ) -> tuple[float | None, float, datetime | None]:
+        """Running maximum, distinct hours with a reading, and the latest reading's time."""
         try:
             obs = await self._nws.climate_day_observations(station, day)
         except (UpstreamError, DataError) as e:
             errors.append(f"nws observations: {e}")
-            return None
-        return running_max(
-            [(o.observed_at, o.temp_f) for o in obs], day, station, as_of=self._clock.now()
-        )
+            return None, 0.0, None
+        now = self._clock.now()
+        seen = [o for o in obs if o.temp_f is not None and o.observed_at <= now]
+        running = running_max([(o.observed_at, o.temp_f) for o in seen], day, station, as_of=now)
+        hours = {o.observed_at.replace(minute=0, second=0, microsecond=0) for o in seen}
+        latest = max((o.observed_at for o in seen), default=None)
+        return running, float(len(hours)), latest
 
     async def gather(self, station: Station, day: date) -> StationWeather:
         """Forecasts for ``day`` and the observed maximum so far (None before any report)."""
         errors: list[str] = []
         forecasts = await self._nws_forecasts(station, day, errors)
-        observed = await self._observed_max(station, day, errors)
+        observed, hours, observed_at = await self._observed(station, day, errors)
         fallback = False
         if self._om is not None and (self._nws.health.outage or not forecasts):
             fallback = True
@@ -105,4 +113,6 @@ class WeatherFeed:
             nws_outage=self._nws.health.outage,
             used_fallback=fallback,
             errors=tuple(errors),
+            observed_hours=hours,
+            observed_at=observed_at,
         )
