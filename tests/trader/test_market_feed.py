@@ -147,6 +147,7 @@ async def _live_feed(
     key: rsa.RSAPrivateKey,
     *,
     stale_after: timedelta = LONG,
+    rest_interval: timedelta = LONG,
     sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> AsyncIterator[Live]:
     clock = FixedClock(SIM_NOW)
@@ -161,7 +162,7 @@ async def _live_feed(
         random_fn=lambda: 1.0,
         sleep=sleep,
     )
-    feed = MarketFeed(rest, ws, clock, rest_interval=LONG, stale_after=stale_after)
+    feed = MarketFeed(rest, ws, clock, rest_interval=rest_interval, stale_after=stale_after)
     runner = asyncio.create_task(feed.run())
     try:
         first = await feed.markets(venue.series)
@@ -240,6 +241,46 @@ async def test_stale_book_falls_back_to_rest_then_is_confirmed(
         again = _one(await feed.markets(venue.series), venue.ticker)
         assert (again.yes_bid, again.yes_ask) == (venue.bid, venue.ask)
         assert live.rest.calls == 2
+
+
+async def test_book_contradicted_by_rest_is_not_used_until_resynced(
+    dataset: Dataset, key: rsa.RSAPrivateKey
+) -> None:
+    async with (
+        _venue(dataset, key) as venue,
+        _live_feed(venue, key, rest_interval=timedelta(minutes=10)) as live,
+    ):
+        feed = live.feed
+        # The delta of this order is lost on the wire: the local book cannot know.
+        venue.state.faults.config = FaultConfig(ws_seq_gap_rate=1.0)
+        await _bid(venue, PRICE, 4, "feed-gap-1")
+        live.clock.advance(timedelta(minutes=11))  # the scheduled REST snapshot is due
+        market = _one(await feed.markets(venue.series), venue.ticker)
+        assert (market.yes_bid, market.yes_bid_size) == (PRICE, Decimal(4))  # REST, not the book
+        assert feed.stats.mismatches == 1
+        assert live.ws.books[venue.ticker].best_yes_bid is None  # the book did miss it
+        calls = live.rest.calls
+        market = _one(await feed.markets(venue.series), venue.ticker)
+        assert (market.yes_bid, market.yes_bid_size) == (PRICE, Decimal(4))
+        assert live.rest.calls == calls + 1
+        assert feed.stats.last_fallback_reason == "book contradicted by REST"
+
+        # The next frame reveals the gap: the client resyncs and the book is used again.
+        venue.state.faults.config = FaultConfig()
+        better = PRICE + CENT
+        await _bid(venue, better, 2, "feed-gap-2")
+        await until(lambda: feed.stats.resyncs >= 1, "the resync")
+        await until(
+            lambda: (
+                live.ws.books[venue.ticker].synced
+                and live.ws.books[venue.ticker].best_yes_bid is not None
+            ),
+            "the fresh snapshot",
+        )
+        calls = live.rest.calls
+        market = _one(await feed.markets(venue.series), venue.ticker)
+        assert (market.yes_bid, market.yes_bid_size) == (better, Decimal(2))
+        assert live.rest.calls == calls
 
 
 async def test_falls_back_to_rest_while_the_websocket_is_down(
