@@ -6,13 +6,18 @@ import asyncio
 import contextlib
 import signal
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from milkbot.errors import ConfigError, StorageError
 from milkbot.logging import configure_logging, get_logger
 from milkbot.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from milkbot.trader.clocks import ExchangeClock
+    from milkbot.trader.export import Exporter
+    from milkbot.trader.service import Trader
 
 log = get_logger(__name__)
 
@@ -30,8 +35,6 @@ async def run_trader(
     With a Kalshi key configured the trader trades (the local exchange in demo, Kalshi's
     demo or production with ``live``); without one it only watches and exports.
     """
-    import uvicorn
-
     from milkbot import bundled
     from milkbot.clock import Clock, SystemClock
     from milkbot.oms.manager import OrderManager
@@ -42,7 +45,6 @@ async def run_trader(
     from milkbot.trader.clocks import ExchangeClock
     from milkbot.trader.desk import TradingDesk
     from milkbot.trader.export import Exporter
-    from milkbot.trader.health import health_app
     from milkbot.trader.lock import TraderLock
     from milkbot.trader.service import Trader
     from milkbot.trader.weather_feed import HourlyTemperatures
@@ -60,10 +62,7 @@ async def run_trader(
     engine = create_trading_engine(settings)
     lock = TraderLock(settings.data_dir / "trader.lock", engine)
     await lock.acquire()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = _stop_on_signals()
     mode = "demo" if demo else settings.venue
     clock: Clock
     if settings.venue == "local":
@@ -103,6 +102,51 @@ async def run_trader(
         desk=desk,
         require_reconciled=live,
     )
+
+    try:
+        await _serve(
+            settings,
+            mode=mode,
+            trader=trader,
+            exporter=exporter,
+            stop=stop,
+            poll_seconds=poll_seconds,
+            exchange_clock=exchange_clock,
+        )
+    finally:
+        if desk is not None and cancel_on_exit:
+            await desk.cancel_all("shutdown")
+        await client.aclose()
+        await lock.release()
+        await engine.dispose()
+        log.info("trader_stopped", exported=exporter.exported, dropped=exporter.dropped)
+
+
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _serve(
+    settings: Settings,
+    *,
+    mode: str,
+    trader: Trader,
+    exporter: Exporter,
+    stop: asyncio.Event,
+    poll_seconds: float,
+    exchange_clock: ExchangeClock | None = None,
+) -> None:
+    """Run the trader's loop and its localhost ``/health`` and ``/metrics`` until ``stop``."""
+    import uvicorn
+
+    from milkbot.trader.health import health_app
+
+    desk = trader.desk
 
     def status() -> dict[str, Any]:
         s = trader.stats
@@ -146,25 +190,65 @@ async def run_trader(
         exchange=settings.exchange_url,
         health_port=settings.trader_health_port,
     )
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(trader.run(stop, poll_seconds=poll_seconds))
+        tg.create_task(resync_clock())
+        serving = tg.create_task(server.serve())
+        await stop.wait()
+        server.should_exit = True
+        await serving
+
+
+async def run_paper(
+    settings: Settings, *, poll_seconds: float, database_url: str | None = None
+) -> None:
+    """Paper trading: live public Kalshi data and NWS, simulated fills, its own database."""
+    from milkbot.clock import SystemClock
+    from milkbot.store.engine import create_trading_engine
+    from milkbot.store.migrate import upgrade
+    from milkbot.trader.lock import TraderLock
+    from milkbot.trader.paper import build_paper, paper_settings
+
+    settings = paper_settings(settings, database_url)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    revision = upgrade(settings)
+    log.info("paper_database", revision=revision, url=settings.trading_url.split("@")[-1])
+    engine = create_trading_engine(settings)
+    lock = TraderLock(settings.data_dir / "trader.lock", engine)
+    await lock.acquire()
+    stop = _stop_on_signals()
+    paper = build_paper(settings, engine, clock=SystemClock())
     try:
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(trader.run(stop, poll_seconds=poll_seconds))
-            tg.create_task(resync_clock())
-            serving = tg.create_task(server.serve())
-            await stop.wait()
-            server.should_exit = True
-            await serving
+        await _serve(
+            settings,
+            mode="paper",
+            trader=paper.trader,
+            exporter=paper.exporter,
+            stop=stop,
+            poll_seconds=poll_seconds,
+        )
     finally:
-        if desk is not None and cancel_on_exit:
-            await desk.cancel_all("shutdown")
-        await client.aclose()
+        await paper.aclose()
         await lock.release()
         await engine.dispose()
-        log.info("trader_stopped", exported=exporter.exported, dropped=exporter.dropped)
+        log.info("paper_stopped", exported=paper.exporter.exported)
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``trader`` command."""
+    """Add the ``trader`` and ``paper`` commands."""
+
+    @app.command("paper")
+    def paper(
+        poll_seconds: Annotated[float, typer.Option(help="Seconds between steps.")] = 10.0,
+        database_url: Annotated[
+            str | None,
+            typer.Option(help="Paper database (default: SQLite under <data_dir>/paper)."),
+        ] = None,
+    ) -> None:
+        """Paper trading: live Kalshi market data and NWS, simulated fills, no key needed."""
+        settings = load_settings()
+        configure_logging(level=settings.log_level, fmt=settings.log_format, service="paper")
+        asyncio.run(run_paper(settings, poll_seconds=poll_seconds, database_url=database_url))
 
     @app.command("trader")
     def trader(

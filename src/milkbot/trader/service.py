@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy import select
@@ -37,11 +37,18 @@ from milkbot.trader.desk import TradingDesk, event_date_of
 from milkbot.trader.export import Exporter
 from milkbot.trader.features import market_price
 from milkbot.trader.weather_feed import WeatherNow, WeatherSource
-from milkbot.venues.kalshi.client import KalshiClient
 
 log = get_logger(__name__)
 
 SETTLED_STATUSES = frozenset({"settled", "finalized", "determined"})
+
+
+class MarketSource(Protocol):
+    """Where the trader reads a series' markets (a Kalshi client, or a feed around one)."""
+
+    async def get_markets(self, *, series_ticker: str) -> list[Market]:
+        """Every market of the series, with its top of book."""
+        ...
 
 
 def _mid(market: Market) -> float | None:
@@ -72,7 +79,7 @@ class Trader:
         self,
         *,
         mode: str,
-        client: KalshiClient,
+        client: MarketSource,
         clock: Clock,
         sessions: async_sessionmaker[AsyncSession],
         exporter: Exporter,

@@ -1,0 +1,149 @@
+"""``milkbot paper``: live public data (recorded payloads at the transport), simulated fills.
+
+The Kalshi and NWS peers are replaced at the HTTP transport by real recorded answers; the
+database is real SQLite, the OMS, risk engine, desk and paper venue are the product's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from milkbot.clock import FixedClock
+from milkbot.errors import ConfigError
+from milkbot.settings import Settings
+from milkbot.store.engine import create_trading_engine
+from milkbot.store.migrate import upgrade
+from milkbot.store.models import BracketQuote, Fill, MarketSnapshot, Order, Position
+from milkbot.trader.paper import PaperTrader, build_paper, paper_settings
+from milkbot.venues.paper import PaperVenue
+from tests.oms.conftest import AUDIT, approved_order
+from tests.weather.conftest import NWS_API
+
+KALSHI = NWS_API.parents[1] / "kalshi"
+OPEN_MARKETS = KALSHI / "real-2026-07_GET-markets_KXHIGHNY_open_trimmed.json"
+T0 = datetime(2026, 7, 12, 15, 0, tzinfo=UTC)  # the recorded markets' event day
+
+
+@dataclass
+class RecordedPeers:
+    """Kalshi's public API and NWS, answered from recorded payloads; every request kept."""
+
+    kalshi: list[httpx.Request] = field(default_factory=list)
+    weather: list[httpx.Request] = field(default_factory=list)
+
+    def kalshi_answer(self, request: httpx.Request) -> httpx.Response:
+        self.kalshi.append(request)
+        if request.method == "GET" and request.url.path.endswith("/markets"):
+            if request.url.params.get("series_ticker") == "KXHIGHNY":
+                return httpx.Response(200, content=OPEN_MARKETS.read_bytes())
+            return httpx.Response(200, json={"markets": [], "cursor": ""})
+        return httpx.Response(404, json={"error": {"code": "not_found", "message": "no route"}})
+
+    def weather_answer(self, request: httpx.Request) -> httpx.Response:
+        self.weather.append(request)
+        path = request.url.path
+        if path.startswith("/points/"):
+            return httpx.Response(200, content=(NWS_API / "points_30,-85_pynws.json").read_bytes())
+        if path.startswith("/gridpoints/"):
+            grid = NWS_API / "gridpoints_TAE_58,65_raw_grid_2022-02-04_pynws.json"
+            return httpx.Response(200, content=grid.read_bytes())
+        if path.endswith("/observations"):
+            obs = NWS_API / "stations_KBHM_observations_limit1_weathergov.json"
+            return httpx.Response(200, content=obs.read_bytes())
+        return httpx.Response(404, json={"title": "Not Found", "status": 404})
+
+
+@pytest.fixture
+async def paper(tmp_path: Path) -> AsyncIterator[tuple[PaperTrader, RecordedPeers, FixedClock]]:
+    settings = paper_settings(Settings(data_dir=tmp_path / "var", _env_file=None))  # type: ignore[call-arg]
+    settings.data_dir.mkdir(parents=True)
+    upgrade(settings)
+    engine = create_trading_engine(settings)
+    peers = RecordedPeers()
+    clock = FixedClock(T0)
+    built = build_paper(
+        settings,
+        engine,
+        clock=clock,
+        kalshi_transport=httpx.MockTransport(peers.kalshi_answer),
+        weather_transport=httpx.MockTransport(peers.weather_answer),
+    )
+    yield built, peers, clock
+    await built.aclose()
+    await engine.dispose()
+
+
+async def count(paper: PaperTrader, model: type) -> int:
+    async with paper.trader._sessions() as s:
+        return int(await s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_paper_reads_public_data_and_fills_in_the_paper_venue(
+    paper: tuple[PaperTrader, RecordedPeers, FixedClock],
+) -> None:
+    built, peers, clock = paper
+    await built.trader.load_state()
+    await built.trader.step()
+    await built.exporter.drain()
+    assert await count(built, MarketSnapshot) == 3  # the recorded NYC markets
+    assert await count(built, BracketQuote) == 3
+    assert set(built.venue.engine.markets) == {
+        "KXHIGHNY-26JUL12-T89",
+        "KXHIGHNY-26JUL12-T82",
+        "KXHIGHNY-26JUL12-B88.5",
+    }
+    assert any(r.url.host == "api.weather.gov" for r in peers.weather)  # live NWS was asked
+
+    # An order through the product's OMS lands in the paper venue: a taker fill at the
+    # recorded ask (0.19, 11 shown), persisted as order, fill and position.
+    order = approved_order(clock, "KXHIGHNY-26JUL12-T82", price=Decimal("0.19"))
+    outcome = await built.desk.manager.submit(
+        order, strategy_run="paper-test", slot="s1", reason="test", audit=AUDIT
+    )
+    assert outcome.skipped is None and outcome.state is not None
+    clock.advance(timedelta(minutes=1))
+    await built.trader.step()
+    (fill,) = await built.venue.get_fills()
+    assert fill.price == Decimal("0.19") and fill.count == Decimal(2) and fill.is_taker
+    assert await count(built, Order) == 1 and await count(built, Fill) == 1
+    assert await count(built, Position) == 1
+
+    # Nothing but public reads ever went to Kalshi, and none was signed.
+    assert peers.kalshi, "the paper trader read Kalshi's markets"
+    for request in peers.kalshi:
+        assert request.method == "GET"
+        assert "/portfolio" not in request.url.path
+        assert not any(h.lower().startswith("kalshi-access") for h in request.headers)
+
+
+async def test_paper_cannot_send_an_order_to_kalshi(
+    paper: tuple[PaperTrader, RecordedPeers, FixedClock],
+) -> None:
+    built, peers, _ = paper
+    # The execution venue is the in-process paper venue, with no network client in it.
+    assert isinstance(built.desk.manager._venue, PaperVenue)
+    assert not any(
+        isinstance(v, httpx.AsyncClient | httpx.Client) for v in vars(built.venue).values()
+    )
+    # The only Kalshi client is unauthenticated: account calls fail before any request.
+    with pytest.raises(ConfigError, match="needs a Kalshi API key"):
+        await built.public.get_balance()
+    assert peers.kalshi == []
+
+
+def test_paper_uses_its_own_database(tmp_path: Path) -> None:
+    live = Settings(data_dir=tmp_path, database_url="postgresql+psycopg://u@h/live", _env_file=None)  # type: ignore[call-arg]
+    paper = paper_settings(live)
+    assert paper.data_dir == tmp_path / "paper" and paper.is_sqlite
+    assert paper.trader_health_port != live.trader_health_port
+    assert paper.trading_url != live.trading_url
+    with pytest.raises(ConfigError, match="its own database"):
+        paper_settings(live, live.database_url)
