@@ -18,6 +18,8 @@ from sqlalchemy import func, select
 
 from milkbot.clock import FixedClock
 from milkbot.errors import ConfigError
+from milkbot.ops.operator import new_command, parse_scope
+from milkbot.risk.breakers import TradingState
 from milkbot.settings import Settings
 from milkbot.store.engine import create_trading_engine
 from milkbot.store.migrate import upgrade
@@ -147,3 +149,39 @@ def test_paper_uses_its_own_database(tmp_path: Path) -> None:
     assert paper.trading_url != live.trading_url
     with pytest.raises(ConfigError, match="its own database"):
         paper_settings(live, live.database_url)
+
+
+async def test_flatten_cancels_and_closes_positions_once(
+    paper: tuple[PaperTrader, RecordedPeers, FixedClock],
+) -> None:
+    built, _, clock = paper
+    await built.trader.load_state()
+    await built.trader.step()
+    manager = built.desk.manager
+    held = approved_order(clock, "KXHIGHNY-26JUL12-T82", price=Decimal("0.19"))
+    await manager.submit(held, strategy_run="t", slot="a", reason="test", audit=AUDIT)
+    resting = approved_order(clock, "KXHIGHNY-26JUL12-B88.5", price=Decimal("0.01"), slot="b")
+    await manager.submit(resting, strategy_run="t", slot="b", reason="test", audit=AUDIT)
+    clock.advance(timedelta(minutes=1))
+    await built.trader.step()
+    assert await manager.positions() == {"KXHIGHNY-26JUL12-T82": Decimal(2)}
+    assert len(await built.venue.get_orders(status="resting")) == 1
+
+    async with built.trader._sessions() as s:
+        s.add(new_command("flatten", "city:NYC", "ops", "test flatten", clock.now()))
+        await s.commit()
+    clock.advance(timedelta(minutes=1))
+    await built.trader.step()  # applies the command: cancel, then sell 2 YES at the 0.16 bid
+    clock.advance(timedelta(minutes=1))
+    await built.trader.step()  # the closing fill reaches the OMS
+    assert await built.venue.get_orders(status="resting") == []
+    assert [p.position for p in await built.venue.get_positions()] == [0]
+    assert await manager.positions() == {}
+    closing = [f for f in await built.venue.get_fills() if f.price != Decimal("0.19")]
+    assert [(f.side.value, f.price, f.count) for f in closing] == [("no", Decimal("0.84"), 2)]
+    state = built.desk.risk.breakers.state(parse_scope("city:NYC"))
+    assert state is TradingState.REDUCING  # reduce-only until an operator resumes
+    orders_before = await count(built, Order)
+    clock.advance(timedelta(minutes=1))
+    await built.trader.step()
+    assert await count(built, Order) == orders_before  # applied once, nothing sent again

@@ -184,6 +184,7 @@ class OrderManager:
         reason: str,
         audit: Mapping[str, Mapping[str, Any]],
         policy: Mapping[str, Any] | None = None,
+        time_in_force: TimeInForce = TimeInForce.GOOD_TILL_CANCELED,
     ) -> SubmitOutcome:
         """Persist the intent, its order and its audit, then send the order.
 
@@ -202,7 +203,7 @@ class OrderManager:
             price=intent.limit_price,
             count=intent.count,
             client_order_id=coid,
-            time_in_force=TimeInForce.GOOD_TILL_CANCELED,
+            time_in_force=time_in_force,
         )
         oms_audit = {
             "limit_price": str(intent.limit_price),

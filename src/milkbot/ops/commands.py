@@ -1,5 +1,5 @@
 """Operator commands: ``doctor``, ``status``, ``halt``, ``resume``, ``reset-breaker``,
-``cancel-all``.
+``flatten``, ``cancel-all``.
 
 They are private: they read the trading database and talk to the exchange with the account's
 key; none of them goes through the public Analytics API.
@@ -140,6 +140,16 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Clear every latched breaker trip on a scope (a breach still present trips again)."""
         _queue("reset-breaker", scope, reason, operator)
+
+    @app.command("flatten")
+    def flatten(
+        reason: ReasonOption,
+        scope: ScopeOption = "global",
+        operator: OperatorOption = None,
+    ) -> None:
+        """Close a scope's positions: reduce-only until `resume`, resting orders cancelled,
+        one immediate-or-cancel order per position at the best bid (run by the trader)."""
+        _queue("flatten", scope, reason, operator)
 
     @app.command("cancel-all")
     def cancel_all_command(

@@ -49,7 +49,8 @@ log = get_logger(__name__)
 HALT: Final = "halt"
 RESUME: Final = "resume"
 RESET_BREAKER: Final = "reset-breaker"
-COMMANDS: Final = (HALT, RESUME, RESET_BREAKER)
+FLATTEN: Final = "flatten"
+COMMANDS: Final = (HALT, RESUME, RESET_BREAKER, FLATTEN)
 
 BREAKERS_STATE_KEY: Final = "breakers"
 """``trader_state`` key of the persisted :meth:`BreakerBoard.snapshot` (read by ``status``)."""
@@ -155,6 +156,17 @@ def apply_command(board: BreakerBoard, row: OperatorCommand, at: datetime) -> st
             if already:
                 return f"noop: {format_scope(scope)} was already halted by an operator"
             return f"ok: halted {format_scope(scope)}"
+        if row.command == FLATTEN:
+            # Reduce-only until ``resume``: the trading desk then cancels the scope's resting
+            # orders and sends immediate-or-cancel orders that close its positions.
+            board.trip(
+                BreakerKind.MANUAL,
+                scope,
+                TradingState.REDUCING,
+                at,
+                detail=f"{row.operator}: flatten: {row.reason}",
+            )
+            return f"ok: flattening {format_scope(scope)} (reduce-only until resume)"
         if row.command == RESUME:
             changes = board.reset(scope, row.operator, row.reason, at, kind=BreakerKind.MANUAL)
             if not changes:

@@ -10,7 +10,7 @@ reconciliation succeeded, nor while the last one found a difference.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -21,22 +21,29 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from milkbot.clock import Clock
 from milkbot.decision import BookTop, Decision, decide, top_strategy
 from milkbot.domain.fees import FeeModel
-from milkbot.domain.intents import Side
+from milkbot.domain.intents import Action, OrderIntent, Side
 from milkbot.domain.ledger import EquityPoint as LedgerEquityPoint
 from milkbot.domain.ledger import Mark
 from milkbot.domain.ledger import Position as LedgerPosition
 from milkbot.domain.market import Market
-from milkbot.domain.portfolio import FillReport
+from milkbot.domain.portfolio import FillReport, TimeInForce
 from milkbot.domain.stations import Station, by_ticker
-from milkbot.errors import OrderStateError, UpstreamError
+from milkbot.errors import OrderStateError, RiskRejection, UpstreamError
 from milkbot.logging import get_logger
-from milkbot.oms.ids import decision_slot
+from milkbot.oms.ids import decision_slot, intent_id
 from milkbot.oms.manager import OrderManager, event_of
 from milkbot.oms.policy import ReplacePolicy, Verdict
 from milkbot.oms.reconcile import Reconciler, ReconciliationReport
 from milkbot.oms.venue import ExecutionVenue
-from milkbot.ops.operator import apply_pending, load_board, save_board
-from milkbot.risk.breakers import GLOBAL, Trip
+from milkbot.ops.operator import (
+    FLATTEN,
+    apply_pending,
+    format_scope,
+    load_board,
+    parse_scope,
+    save_board,
+)
+from milkbot.risk.breakers import GLOBAL, Scope, Trip
 from milkbot.risk.engine import RiskEngine
 from milkbot.risk.exposure import EventInfo, PendingOrder, PortfolioState
 from milkbot.store.models import (
@@ -181,6 +188,95 @@ class TradingDesk:
             )
         if applied:
             await self._save_board()
+        for row in applied:
+            if row.command == FLATTEN and (row.outcome or "").startswith("ok"):
+                await self.flatten(parse_scope(row.scope), f"flatten-{row.id}")
+
+    async def flatten(self, scope: Scope, run: str) -> tuple[int, int]:
+        """Cancel ``scope``'s resting orders, then close its positions at the touch.
+
+        Each position gets one immediate-or-cancel order at the best bid of the contract
+        held, through the risk engine (the scope is reduce-only) and the OMS, with ``run``
+        as the strategy run so a re-applied command cannot send it twice. A market without
+        a bid is reported and left. Returns (orders cancelled, closing orders sent).
+        """
+        now = self._clock.now()
+        cancelled = sent = 0
+        for order in self.manager.open_orders:
+            if scope in self.risk.scopes(self._probe(order.market_ticker, now)):
+                try:
+                    await self.manager.cancel(order.client_order_id, "flatten")
+                    cancelled += 1
+                except (UpstreamError, OrderStateError) as e:
+                    log.warning("flatten_cancel_failed", order=order.client_order_id, error=str(e))
+        portfolio, _, _ = await self._portfolio(now)
+        for ticker, contracts in sorted((await self.manager.positions()).items()):
+            side = Side.YES if contracts > 0 else Side.NO
+            intent = self._closing_intent(ticker, side, abs(contracts), run, now)
+            if intent is None or scope not in self.risk.scopes(intent):
+                continue
+            try:
+                approved = self.risk.approve(intent, portfolio, self._clock)
+            except RiskRejection as e:
+                log.error("alert_flatten_denied", market=ticker, reason=str(e))
+                continue
+            audit: dict[str, dict[str, Any]] = {
+                "market": {"flatten": True, "ts": now.isoformat()},
+                "weather": {},
+                "strategy": {"name": "flatten", "scope": format_scope(scope)},
+            }
+            outcome = await self.manager.submit(
+                approved,
+                strategy_run=run,
+                slot=run,
+                reason="flatten",
+                audit=audit,
+                time_in_force=TimeInForce.IMMEDIATE_OR_CANCEL,
+            )
+            sent += outcome.skipped is None
+        log.warning("flatten_done", scope=format_scope(scope), cancelled=cancelled, sent=sent)
+        return cancelled, sent
+
+    def _probe(self, ticker: str, now: datetime) -> OrderIntent:
+        """An intent on ``ticker`` that only serves to ask which scopes the market is in."""
+        station = by_ticker(ticker)
+        return OrderIntent(
+            intent_id="probe",
+            market_ticker=ticker,
+            event_ticker=event_of(ticker),
+            city="" if station is None else station.city,
+            side=Side.YES,
+            action=Action.SELL,
+            count=Decimal(1),
+            limit_price=Decimal("0.5"),
+            fee_model=self.config.fee_model,
+            close_time=now,
+        )
+
+    def _closing_intent(
+        self, ticker: str, side: Side, count: Decimal, run: str, now: datetime
+    ) -> OrderIntent | None:
+        market = self._markets.get(ticker)
+        bid = None
+        if market is not None:
+            bid = (
+                market.yes_bid
+                if side is Side.YES
+                else (None if market.yes_ask is None else 1 - market.yes_ask)
+            )
+        if market is None or market.close_time is None or bid is None or bid <= 0:
+            log.error("alert_flatten_no_bid", market=ticker, side=side.value)
+            return None
+        probe = self._probe(ticker, now)
+        return replace(
+            probe,
+            intent_id=intent_id(run, ticker, side, Action.SELL, run),
+            side=side,
+            count=count,
+            limit_price=bid,
+            close_time=market.close_time,
+            quote_time=now,
+        )
 
     async def on_event(
         self,
