@@ -210,3 +210,16 @@ def test_station_observations_are_preferred_over_a_proxy_series(tiny: Path) -> N
     (event,) = index.events
     f = event_features(index, event, datetime(2025, 2, 10, 16, 59, tzinfo=UTC))
     assert f.running_max_observed and f.running_max_f == 31.0
+
+
+def test_previous_day_maximum_is_a_feature_only_once_published(tiny: Path) -> None:
+    index = build_index(load_dataset([tiny]))
+    (event,) = index.events
+    # 2025-02-09's climate day ends at 05:00Z on the 10th; it is published 6 h later.
+    before = event_features(index, event, datetime(2025, 2, 10, 10, 59, tzinfo=UTC))
+    after = event_features(index, event, datetime(2025, 2, 10, 11, 0, tzinfo=UTC))
+    assert before.previous_max_f is None
+    assert after.previous_max_f == 41.0
+    pairs = index.forecast_pairs()
+    # The 12:50Z issue was made after the previous maximum was published.
+    assert list(pairs["prev_max"]) == [41.0, 41.0]

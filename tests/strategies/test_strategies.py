@@ -15,7 +15,7 @@ from milkbot.features.event import Event, EventFeatures, ForecastInput, MarketPr
 from milkbot.strategies.base import History
 from milkbot.strategies.climatology import ClimatologyStrategy, MonthlyClimate
 from milkbot.strategies.ensemble import Ensemble, fit_weights
-from milkbot.strategies.errors_model import fit_error_model
+from milkbot.strategies.errors_model import ErrorModel, fit_error_model
 from milkbot.strategies.market import MarketStrategy, fit_gamma
 from milkbot.strategies.nowcast import NowcastStrategy
 from milkbot.strategies.nws import NwsStrategy
@@ -269,3 +269,71 @@ def test_nowcast_truncates_below_an_observed_running_max() -> None:
     assert proxy.probabilities[1] > 0.05  # 47-48 possible with a proxy series
     assert observed.probabilities[0] == pytest.approx(1e-4 / 1.0, abs=2e-4)
     assert observed.probabilities[1] < 1e-3
+
+
+def test_error_model_learns_the_night_maximum_after_a_cold_front() -> None:
+    rng = np.random.default_rng(3)
+    n = 3000
+    gap = rng.normal(0.0, 8.0, n)  # previous day's maximum - today's forecast
+    day = 2.0 * rng.standard_t(5, n)
+    night = gap - 10.0 + 2.0 * rng.standard_normal(n)
+    residuals = np.round(np.maximum(day, night))
+    m = fit_error_model(residuals, 16.0, prev_gap=gap)
+    assert m.drop == pytest.approx(10.0, abs=1.5)
+    assert m.night_sd == pytest.approx(2.0, abs=1.0)
+    # A previous maximum 20 degF above the forecast moves the prediction up; none does not.
+    warm = m.distribution(50.0, previous_max=70.0)
+    plain = m.distribution(50.0)
+    assert warm.cdf(55.5) < 0.3 < plain.cdf(55.5)
+    assert fit_error_model(residuals, 16.0).night_sd == 0.0
+
+
+def test_error_model_scale_grows_with_disagreement_between_issues() -> None:
+    rng = np.random.default_rng(4)
+    n = 3000
+    spread_var = rng.choice([0.0, 1.0, 4.0, 9.0], n)
+    sd = np.sqrt(1.5**2 + 1.0 * spread_var)
+    residuals = np.round(sd * rng.standard_t(5, n))
+    m = fit_error_model(residuals, 16.0, spread_var=spread_var)
+    assert m.spread_coef == pytest.approx(1.0, abs=0.35)
+    assert m.scale == pytest.approx(1.5, abs=0.3)
+    flat = fit_error_model(np.round(1.5 * rng.standard_t(5, n)), 16.0, spread_var=spread_var)
+    assert flat.spread_coef < 0.2
+
+
+def test_error_model_weights_favour_recent_pairs() -> None:
+    rng = np.random.default_rng(6)
+    old = np.round(3.0 + 1.5 * rng.standard_t(5, 500))
+    new = np.round(-1.0 + 1.5 * rng.standard_t(5, 500))
+    weights = np.r_[np.full(500, 0.01), np.ones(500)]
+    m = fit_error_model(np.r_[old, new], 16.0, weights=weights)
+    assert m.bias == pytest.approx(-1.0, abs=0.4)
+
+
+def test_nws_strategy_widens_when_issues_disagree() -> None:
+    def forecasts(first: float) -> tuple[ForecastInput, ...]:
+        return (
+            ForecastInput("nws-scs", datetime(2025, 2, 9, 12, 50, tzinfo=UTC), first, None, 40.0),
+            ForecastInput("nws-scs", datetime(2025, 2, 10, 12, 50, tzinfo=UTC), 50, None, 16.0),
+        )
+
+    model = ErrorModel(0.0, 2.0, 0.0, 4.0, 100, spread_coef=1.0)
+    strategy = NwsStrategy(table={"KNYC|DJF|1": model})
+    agree = strategy.predict(_features(forecasts=forecasts(50)))
+    differ = strategy.predict(_features(forecasts=forecasts(40)))
+    assert agree is not None and differ is not None
+    assert differ.features_used["issue_variance"] == pytest.approx(50.0)
+    assert differ.uncertainty > agree.uncertainty
+
+
+def test_climatology_is_not_pooled_when_the_nws_forecast_is_present() -> None:
+    clim = tuple(float(x) for x in range(35, 65))
+    nws = (ForecastInput("nws-scs", datetime(2025, 2, 10, 12, 50, tzinfo=UTC), 50, None, 16.0),)
+    ens = Ensemble([NwsStrategy(), ClimatologyStrategy()], {"nws": 1.0, "climatology": 1.0})
+    with_nws = ens.predict(_features(climatology=clim, forecasts=nws))
+    assert with_nws is not None
+    assert with_nws.weights == {"nws": 1.0}
+    assert set(with_nws.outputs) == {"nws", "climatology"}
+    assert with_nws.probabilities == pytest.approx(with_nws.outputs["nws"].probabilities)
+    alone = ens.predict(_features(climatology=clim))
+    assert alone is not None and alone.weights == {"climatology": 1.0}

@@ -49,7 +49,7 @@ def _weight_rows(run: RunResult) -> tuple[list[list[float]], list[int]]:
                 continue
             rows.append(
                 [
-                    r.outputs[n].probabilities[i] if n in r.outputs else np.nan
+                    r.outputs[n].probabilities[i] if n in r.weights else np.nan
                     for n in STRATEGY_NAMES
                 ]
             )

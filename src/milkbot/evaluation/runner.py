@@ -206,7 +206,7 @@ class _WeightData:
                     continue
                 self.rows.append(
                     [
-                        r.outputs[n].probabilities[i] if n in r.outputs else np.nan
+                        r.outputs[n].probabilities[i] if n in r.weights else np.nan
                         for n in self.names
                     ]
                 )

@@ -8,7 +8,9 @@ Rules (no look-ahead):
   day, so it is never usable for that same day);
 * an hourly value stamped ``ts`` is known only from ``ts + 1 h``;
 * a daily observation is known only 6 h after its climate day ends, and climatology uses
-  earlier years only (never the event day's own maximum);
+  earlier years only (never the event day's own maximum); the previous day's observed
+  maximum is a feature only once it is known (a warm evening before a cold front can set the
+  next climate day's maximum just after midnight);
 * a market price is the last quote (or trade) with ``ts <= decision_time`` and at most
   ``MAX_PRICE_AGE`` old;
 * a settled label is known only ``LABEL_DELAY`` after the market's close.
@@ -84,6 +86,7 @@ class EventFeatures:
     hours_observed: float = 0.0
     running_max_observed: bool = False  # True when from the station's own observations
     climatology: tuple[float, ...] = ()
+    previous_max_f: float | None = None  # settlement maximum of the day before, once known
 
     @property
     def hours_to_close(self) -> float:
@@ -200,12 +203,33 @@ class DatasetIndex:
         )
         out = out[out["truth"].notna()]
         out = out.assign(
+            prev_max=[
+                self.previous_max(st, d, ia.to_pydatetime())
+                for st, d, ia in zip(
+                    out["station"], out["target_date"], out["issued_at"], strict=True
+                )
+            ]
+        )
+        out = out.assign(
             clim_mean=[
                 self.climate_mean(st, d)
                 for st, d in zip(out["station"], out["target_date"], strict=True)
             ]
         )
-        return out[[*cols, "clim_mean"]].reset_index(drop=True)
+        return out[[*cols, "clim_mean", "prev_max"]].reset_index(drop=True)
+
+    def previous_max(self, station: str, day: date, known_by: datetime) -> float:
+        """Settlement maximum of the day before ``day`` if published by ``known_by`` (else NaN).
+
+        A daily value is known ``OBS_DELAY`` after its climate day ends (00:00 LST of ``day``).
+        """
+        offset = _offset(station)
+        if offset is None or climate_day_start(day, offset) + OBS_DELAY > known_by:
+            return math.nan
+        tv = self.truth.get((station, day - timedelta(days=1)))
+        if tv is None or tv[1] not in SETTLEMENT_OBS_SOURCES:
+            return math.nan
+        return tv[0]
 
     def climate_mean(self, station: str, day: date) -> float:
         """Mean observed maximum of earlier years within the climatology window (NaN if none)."""
@@ -494,7 +518,14 @@ def event_features(
         hours_observed=hours,
         running_max_observed=event.station in index._hourly_observed,
         climatology=_climatology(index, event, decision_time),
+        previous_max_f=_finite_or_none(
+            index.previous_max(event.station, event.event_date, decision_time)
+        ),
     )
+
+
+def _finite_or_none(x: float) -> float | None:
+    return None if math.isnan(x) else x
 
 
 def _running_max(index: DatasetIndex, event: Event, t: datetime) -> tuple[float | None, float]:

@@ -5,6 +5,11 @@ time by strategies fitted before it), minimising the mean binary log loss of the
 per-market probability, with a small ridge towards equal weights. A strategy absent for an
 event drops out and the remaining weights are renormalised. Contributions (weight times
 probabilities) are recorded per strategy.
+
+A strategy nested in another (``NESTED``) is not pooled when the other is present: the NWS
+error model already shrinks towards the climate mean and has heavy tails, so pooling the
+climatology on top only double-counts it and widens a calibrated forecast. Its output is
+still recorded (with no weight).
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ PRIOR_WEIGHTS = {
     "climatology": 0.25,
     "placement": 0.25,
 }
+# strategy -> strategies whose presence makes it redundant in the pool
+NESTED = {"climatology": ("nws",)}
 
 
 @dataclass(frozen=True)
@@ -78,9 +85,14 @@ class Ensemble:
 def pool(
     features: EventFeatures, outputs: Mapping[str, StrategyOutput], weights: Mapping[str, float]
 ) -> EnsembleOutput | None:
-    """Linear pool of strategy outputs with renormalised weights."""
+    """Linear pool of strategy outputs with renormalised weights.
+
+    ``weights`` of the result hold only the pooled strategies; ``outputs`` hold every one.
+    """
     if not outputs:
         return None
+    all_outputs = outputs
+    outputs = {n: o for n, o in outputs.items() if not any(x in outputs for x in NESTED.get(n, ()))}
     raw = {n: max(0.0, weights.get(n, PRIOR_WEIGHTS.get(n, 1.0))) for n in outputs}
     total = sum(raw.values())
     if total <= 0:
@@ -104,7 +116,7 @@ def pool(
     if features.is_partition:
         s = sum(probs)
         probs = [p / s for p in probs]
-    return EnsembleOutput(tuple(probs), dist, w, dict(outputs), contributions)
+    return EnsembleOutput(tuple(probs), dist, w, dict(all_outputs), contributions)
 
 
 def fit_weights(names: Sequence[str], probs: np.ndarray, outcomes: np.ndarray) -> dict[str, float]:

@@ -34,6 +34,11 @@ LEAD_BUCKET_HOURS = 12.0
 RECENT_HALF_LIFE_DAYS = 21.0
 RECENT_WINDOW_DAYS = 90
 SHRINK = 8.0
+# Rolling fits (pairs known at ``as_of``) weight each pair by 0.5 ** (age / half-life), like
+# the sliding training window of EMOS (Gneiting et al. 2005): forecast bias and spread are
+# seasonal, and with one recent window the season keys are superseded. 40 days was chosen on
+# the other SCS cities (daytime-high truth), never on the scored stations.
+RECENCY_HALF_LIFE_DAYS = 40.0
 SETTLEMENT_TRUTH = (*SETTLEMENT_OBS_SOURCES, "kalshi")
 
 
@@ -51,6 +56,18 @@ def lead_to_day_end(features: EventFeatures, f: ForecastInput) -> float:
     """Hours from a forecast's issue to the end of the event's climate day."""
     end = features.day_start + timedelta(hours=24)
     return (end - f.issued_at).total_seconds() / 3600.0
+
+
+def issue_variance(features: EventFeatures, f: ForecastInput) -> float:
+    """Sample variance of the usable issues of ``f``'s source up to ``f`` (0 with one issue).
+
+    The successive issues for one day form a lagged ensemble: when they disagree the
+    forecast is less certain (spread-skill, as in EMOS).
+    """
+    vals = [
+        x.tmax_f for x in features.forecasts if x.source == f.source and x.issued_at <= f.issued_at
+    ]
+    return statistics.variance(vals) if len(vals) >= 2 else 0.0
 
 
 def _std_offset(station: str) -> int | None:
@@ -75,6 +92,11 @@ def prepare_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
     p["bucket"] = [lead_bucket(x) for x in p["lead"]]
     p["season"] = [season_of(d.month) for d in p["target_date"]]
     p["residual"] = p["truth"] - p["tmax_f"]
+    if "prev_max" in p:
+        p["prev_gap"] = p["prev_max"] - p["tmax_f"]
+    p = p.sort_values(["station", "target_date", "source", "issued_at"], kind="stable")
+    grouped = p.groupby(["station", "target_date", "source"], sort=False)["tmax_f"]
+    p["spread_var"] = grouped.transform(lambda s: s.astype(float).expanding().var()).fillna(0.0)
     p["settlement"] = p["truth_source"].isin(SETTLEMENT_TRUTH)
     p["known_at"] = ends + OBS_DELAY
     return p.reset_index(drop=True)
@@ -102,6 +124,7 @@ class NwsStrategy:
     as_of: datetime | None = None
     recent_bias: bool = True
     climate: dict[str, dict[int, MonthlyClimate]] = field(default_factory=dict)
+    recency_half_life: float | None = RECENCY_HALF_LIFE_DAYS
     _cache: dict[str, ErrorModel] = field(default_factory=dict, repr=False)
 
     def fit(self, history: History) -> NwsStrategy:
@@ -110,17 +133,33 @@ class NwsStrategy:
         if p is not None and history.as_of is not None and not p.empty:
             p = p[p["known_at"] <= pd.Timestamp(history.as_of)]
         return NwsStrategy(
-            self.name, p, dict(self.table), history.as_of, self.recent_bias, self.climate
+            self.name,
+            p,
+            dict(self.table),
+            history.as_of,
+            self.recent_bias,
+            self.climate,
+            self.recency_half_life,
         )
 
+    @property
+    def rolling(self) -> bool:
+        """Whether lazily fitted keys weight pairs by recency (a rolling fit at ``as_of``)."""
+        return self.as_of is not None and self.recency_half_life is not None
+
     def model_for(self, station: str, season: str, bucket: int) -> ErrorModel:
-        """The error model for a key, with fall-backs."""
+        """The error model for a key, with fall-backs.
+
+        A rolling fit skips the season key: its recency weights already make it seasonal.
+        """
         chain = [
             f"{station}|{season}|{bucket}",
             f"{station}|*|{bucket}",
             f"{station}|*|*",
             f"*|*|{bucket}",
         ]
+        if self.rolling and f"{station}|{season}|{bucket}" not in self.table:
+            chain = chain[1:]
         for key in chain:
             if key in self.table:
                 return self.table[key]
@@ -176,16 +215,29 @@ class NwsStrategy:
         if bucket != "*":
             sel &= (p["bucket"] == int(bucket)).to_numpy()
         settle = sel & p["settlement"].to_numpy()
-        if settle.sum() >= MIN_PAIRS:
+        weights = np.ones(len(p))
+        if self.rolling and self.as_of is not None and self.recency_half_life is not None:
+            day = self.as_of.date()
+            ages = np.array([(day - d).days for d in p["target_date"]], dtype=float)
+            weights = np.power(0.5, np.maximum(ages, 0.0) / self.recency_half_life)
+        if weights[settle].sum() >= MIN_PAIRS:
             chosen = settle
-        elif st != "*" and sel.sum() >= MIN_PAIRS:
+        elif st != "*" and weights[sel].sum() >= MIN_PAIRS:
             chosen = sel  # proxy truth (NWS daytime high) only for a station without better
         else:
             self._cache[key] = None  # type: ignore[assignment]
             return None
         lead = float(p["lead"].to_numpy()[chosen].mean())
         anomaly = (p["clim_mean"] - p["tmax_f"]).to_numpy()[chosen] if "clim_mean" in p else None
-        model = fit_error_model(p["residual"].to_numpy()[chosen], lead, anomaly)
+        gap = p["prev_gap"].to_numpy(dtype=float)[chosen] if "prev_gap" in p else None
+        model = fit_error_model(
+            p["residual"].to_numpy()[chosen],
+            lead,
+            anomaly,
+            gap,
+            weights[chosen],
+            p["spread_var"].to_numpy(dtype=float)[chosen] if "spread_var" in p else None,
+        )
         self._cache[key] = model
         return model
 
@@ -203,7 +255,8 @@ class NwsStrategy:
             self.model_for(features.station, season, bucket), features.station, bucket
         )
         clim = climate_mean(features, self.climate)
-        dist = model.distribution(f.tmax_f, clim)
+        spread_var = issue_variance(features, f)
+        dist = model.distribution(f.tmax_f, clim, features.previous_max_f, spread_var)
         used: dict[str, float | str] = {
             "forecast_f": f.tmax_f,
             "source": f.source,
@@ -213,7 +266,11 @@ class NwsStrategy:
             "scale": round(model.scale, 3),
             "night_weight": round(model.night_weight, 3),
             "fit_pairs": model.n,
+            "issue_variance": round(spread_var, 3),
         }
+        if model.night_sd > 0 and features.previous_max_f is not None:
+            used["previous_max_f"] = features.previous_max_f
+            used["night_drop"] = round(model.drop, 3)
         return output_from_distribution(self.name, features, dist, used)
 
     def fitted_table(self) -> dict[str, ErrorModel]:
