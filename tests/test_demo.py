@@ -94,6 +94,9 @@ def test_demo_runs_all_services_and_exits_after_leaving_no_process(tmp_path: Pat
             with_data = [c["city"] for c in cities if c["brackets"]]
             time.sleep(1)
         assert sorted(with_data) == ["AUS", "CHI", "DEN", "MIA", "NYC"]
+        # Books stream over the exchange's WebSocket into the trader's market feed.
+        feed = httpx.get(f"http://127.0.0.1:{demo.ports['trader']}/health").json()["market_feed"]
+        assert feed["websocket"] and feed["subscribed_tickers"] > 0 and feed["ws_updates"] > 0
         assert demo.proc.wait(timeout=150) == 0
     finally:
         if demo.proc.poll() is None:

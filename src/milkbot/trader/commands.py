@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 from dataclasses import asdict
+from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -46,10 +47,12 @@ async def run_trader(
     from milkbot.trader.desk import TradingDesk
     from milkbot.trader.export import Exporter
     from milkbot.trader.lock import TraderLock
+    from milkbot.trader.market_feed import MarketFeed
     from milkbot.trader.service import Trader
     from milkbot.trader.weather_feed import HourlyTemperatures
     from milkbot.venues.kalshi.client import KalshiClient
-    from milkbot.venues.kalshi.factory import auth_from_settings
+    from milkbot.venues.kalshi.factory import auth_from_settings, websocket_from_settings
+    from milkbot.venues.kalshi.websocket import WsEvent
 
     auth = auth_from_settings(settings)
     if settings.venue != "local" and auth is not None and not (live and settings.live_trading):
@@ -92,6 +95,22 @@ async def run_trader(
             clock=clock,
             exporter=exporter,
         )
+    feed: MarketFeed | None = None
+
+    def on_stream(event: WsEvent) -> None:
+        if feed is not None:
+            feed.on_event(event)
+
+    if auth is not None:
+        # Books stream over the WebSocket; REST gives status, listings, results and the
+        # fallback. Intervals run on the trader's clock (accelerated in the demo).
+        feed = MarketFeed(
+            client,
+            websocket_from_settings(settings, on_event=on_stream),
+            clock,
+            rest_interval=timedelta(minutes=30) if demo else timedelta(seconds=30),
+            stale_after=timedelta(hours=2) if demo else timedelta(seconds=60),
+        )
     trader = Trader(
         mode=mode,
         client=client,
@@ -101,7 +120,10 @@ async def run_trader(
         weather=weather,
         desk=desk,
         require_reconciled=live,
+        feed=feed,
     )
+    if feed is not None:
+        feed.register_metrics(trader.registry)
 
     try:
         await _serve(
@@ -164,6 +186,7 @@ async def _serve(
             "exported_rows": exporter.exported,
             "dropped_rows": exporter.dropped,
             "trading": None if desk is None else asdict(desk.stats),
+            "market_feed": None if trader.feed is None else trader.feed.health(),
         }
 
     server = uvicorn.Server(
@@ -190,13 +213,27 @@ async def _serve(
         exchange=settings.exchange_url,
         health_port=settings.trader_health_port,
     )
+
+    async def stream_books() -> None:
+        # A failing WebSocket must not stop trading: the feed falls back to REST.
+        if trader.feed is None:
+            return
+        try:
+            await trader.feed.run()
+        except Exception as e:
+            log.error("alert_market_stream_stopped", error=str(e))
+
     async with asyncio.TaskGroup() as tg:
         tg.create_task(trader.run(stop, poll_seconds=poll_seconds))
         tg.create_task(resync_clock())
+        streaming = tg.create_task(stream_books())
         serving = tg.create_task(server.serve())
         await stop.wait()
         server.should_exit = True
         await serving
+        if trader.feed is not None:
+            await trader.feed.close()
+        streaming.cancel()
 
 
 async def run_paper(

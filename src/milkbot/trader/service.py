@@ -36,10 +36,12 @@ from milkbot.store.models import (
 from milkbot.trader.desk import TradingDesk, event_date_of
 from milkbot.trader.export import Exporter
 from milkbot.trader.features import market_price
+from milkbot.trader.market_feed import MarketFeed
 from milkbot.trader.weather_feed import WeatherNow, WeatherSource
 
 log = get_logger(__name__)
 
+MIN_STEP_SECONDS = 0.2  # a burst of book changes still leaves room between steps
 SETTLED_STATUSES = frozenset({"settled", "finalized", "determined"})
 
 
@@ -88,8 +90,10 @@ class Trader:
         registry: CollectorRegistry | None = None,
         desk: TradingDesk | None = None,
         require_reconciled: bool = False,
+        feed: MarketFeed | None = None,
     ) -> None:
         self.mode = mode
+        self.feed = feed
         self.desk = desk
         self.require_reconciled = require_reconciled
         self._client = client
@@ -137,7 +141,10 @@ class Trader:
         if self.desk is not None:
             await self.desk.apply_operator_commands()
         for station in self._stations:
-            markets = await self._client.get_markets(series_ticker=station.series)
+            if self.feed is not None:
+                markets = await self.feed.markets(station.series)
+            else:
+                markets = await self._client.get_markets(series_ticker=station.series)
             self.stats.markets_seen += len(markets)
             snapshots.extend(self._changed_snapshots(markets, now))
             current = self._current_event(markets, now)
@@ -335,6 +342,17 @@ class Trader:
                 self._m_steps.labels("error").inc()
                 log.error("step_failed", error=str(e))
             await self._exporter.drain()
+            await self._wait(stop, poll_seconds)
+        await self._exporter.drain()
+
+    async def _wait(self, stop: asyncio.Event, poll_seconds: float) -> None:
+        """Until the next step: ``poll_seconds``, or a book change when a feed streams them."""
+        if self.feed is None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
-        await self._exporter.drain()
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=MIN_STEP_SECONDS)
+        if not stop.is_set():
+            await self.feed.wait_for_change(max(poll_seconds - MIN_STEP_SECONDS, 0.0))
+            self.feed.changed_events()
