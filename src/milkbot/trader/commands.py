@@ -49,10 +49,13 @@ async def run_trader(
     from milkbot.trader.lock import TraderLock
     from milkbot.trader.market_feed import MarketFeed
     from milkbot.trader.service import Trader
-    from milkbot.trader.weather_feed import HourlyTemperatures
+    from milkbot.trader.weather_feed import HourlyTemperatures, LiveWeather, WeatherSource
     from milkbot.venues.kalshi.client import KalshiClient
     from milkbot.venues.kalshi.factory import auth_from_settings, websocket_from_settings
     from milkbot.venues.kalshi.websocket import WsEvent
+    from milkbot.weather.feed import WeatherFeed
+    from milkbot.weather.nws.client import NwsClient
+    from milkbot.weather.openmeteo.client import OpenMeteoClient
 
     auth = auth_from_settings(settings)
     if settings.venue != "local" and auth is not None and not (live and settings.live_trading):
@@ -82,7 +85,15 @@ async def run_trader(
         clock = SystemClock()
     sessions = session_factory(engine)
     exporter = Exporter(sessions)
-    weather = HourlyTemperatures(bundled.path("openmeteo-hourly-demo")) if demo else None
+    weather: WeatherSource
+    closers: list[NwsClient | OpenMeteoClient] = []
+    if demo:
+        weather = HourlyTemperatures(bundled.path("openmeteo-hourly-demo"))
+    else:
+        nws = NwsClient.from_settings(settings, clock=clock)
+        openmeteo = OpenMeteoClient.from_settings(settings, clock=clock)
+        closers += [nws, openmeteo]
+        weather = LiveWeather(WeatherFeed(nws=nws, openmeteo=openmeteo, clock=clock))
     client = KalshiClient(settings.exchange_url, auth=auth)
     desk = None
     if auth is not None:
@@ -139,6 +150,8 @@ async def run_trader(
         if desk is not None and cancel_on_exit:
             await desk.cancel_all("shutdown")
         await client.aclose()
+        for c in closers:
+            await c.aclose()
         await lock.release()
         await engine.dispose()
         log.info("trader_stopped", exported=exporter.exported, dropped=exporter.dropped)
