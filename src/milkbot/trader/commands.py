@@ -38,11 +38,8 @@ async def run_trader(
     """
     from milkbot import bundled
     from milkbot.clock import Clock, SystemClock
-    from milkbot.oms.manager import OrderManager
-    from milkbot.risk.engine import RiskEngine
     from milkbot.store.engine import create_trading_engine, session_factory
     from milkbot.store.migrate import current_revision, head_revision
-    from milkbot.strategies.factory import build_ensemble
     from milkbot.trader.clocks import ExchangeClock
     from milkbot.trader.desk import TradingDesk
     from milkbot.trader.export import Exporter
@@ -53,9 +50,6 @@ async def run_trader(
     from milkbot.venues.kalshi.client import KalshiClient
     from milkbot.venues.kalshi.factory import auth_from_settings, websocket_from_settings
     from milkbot.venues.kalshi.websocket import WsEvent
-    from milkbot.weather.feed import WeatherFeed
-    from milkbot.weather.nws.client import NwsClient
-    from milkbot.weather.openmeteo.client import OpenMeteoClient
 
     auth = auth_from_settings(settings)
     if settings.venue != "local" and auth is not None and not (live and settings.live_trading):
@@ -85,27 +79,14 @@ async def run_trader(
         clock = SystemClock()
     sessions = session_factory(engine)
     exporter = Exporter(sessions)
-    weather: WeatherSource
-    closers: list[NwsClient | OpenMeteoClient] = []
-    if demo:
-        weather = HourlyTemperatures(bundled.path("openmeteo-hourly-demo"))
-    else:
-        nws = NwsClient.from_settings(settings, clock=clock)
-        openmeteo = OpenMeteoClient.from_settings(settings, clock=clock)
-        closers += [nws, openmeteo]
-        weather = LiveWeather(WeatherFeed(nws=nws, openmeteo=openmeteo, clock=clock))
+    live_weather = None if demo else LiveWeather.from_settings(settings, clock=clock)
+    weather: WeatherSource = live_weather or HourlyTemperatures(
+        bundled.path("openmeteo-hourly-demo")
+    )
     client = KalshiClient(settings.exchange_url, auth=auth)
     desk = None
     if auth is not None:
-        desk = TradingDesk(
-            venue=client,
-            manager=OrderManager(client, sessions, clock),
-            risk=RiskEngine.create(),
-            ensemble=build_ensemble(),
-            sessions=sessions,
-            clock=clock,
-            exporter=exporter,
-        )
+        desk = TradingDesk.on_venue(client, sessions=sessions, clock=clock, exporter=exporter)
     feed: MarketFeed | None = None
 
     def on_stream(event: WsEvent) -> None:
@@ -150,8 +131,8 @@ async def run_trader(
         if desk is not None and cancel_on_exit:
             await desk.cancel_all("shutdown")
         await client.aclose()
-        for c in closers:
-            await c.aclose()
+        if live_weather is not None:
+            await live_weather.aclose()
         await lock.release()
         await engine.dispose()
         log.info("trader_stopped", exported=exporter.exported, dropped=exporter.dropped)

@@ -136,6 +136,28 @@ class TradingDesk:
         self._stale_alerted: set[str] = set()
         self.stats = DeskStats()
 
+    @classmethod
+    def on_venue(
+        cls,
+        venue: ExecutionVenue,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        exporter: Exporter,
+    ) -> TradingDesk:
+        """The product's desk on ``venue``: its OMS, risk limits and packaged ensemble."""
+        from milkbot.strategies.factory import build_ensemble
+
+        return cls(
+            venue=venue,
+            manager=OrderManager(venue, sessions, clock),
+            risk=RiskEngine.create(),
+            ensemble=build_ensemble(),
+            sessions=sessions,
+            clock=clock,
+            exporter=exporter,
+        )
+
     # --- start and reconciliation -------------------------------------------------------------
 
     async def start(self) -> ReconciliationReport:

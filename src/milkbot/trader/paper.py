@@ -8,7 +8,7 @@ cannot reach an exchange, whatever the configuration says.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,9 +25,6 @@ from milkbot.trader.service import MarketSource, Trader
 from milkbot.trader.weather_feed import LiveWeather
 from milkbot.venues.kalshi.client import KalshiClient
 from milkbot.venues.paper import PaperVenue
-from milkbot.weather.feed import WeatherFeed
-from milkbot.weather.nws.client import NwsClient
-from milkbot.weather.openmeteo.client import OpenMeteoClient
 
 JOURNAL = "paper-venue.jsonl"
 
@@ -76,13 +73,11 @@ class PaperTrader:
     exporter: Exporter
     weather: LiveWeather
     public: KalshiClient
-    closers: list[NwsClient | OpenMeteoClient] = field(default_factory=list)
 
     async def aclose(self) -> None:
         """Close the network clients and the venue's journal."""
         await self.public.aclose()
-        for c in self.closers:
-            await c.aclose()
+        await self.weather.aclose()
         self.venue.close()
 
 
@@ -96,28 +91,15 @@ def build_paper(
     starting_cash: Decimal = Decimal(1000),
 ) -> PaperTrader:
     """Wire a paper trader on ``engine`` (the paper database) with injectable transports."""
-    from milkbot.oms.manager import OrderManager
-    from milkbot.risk.engine import RiskEngine
     from milkbot.store.engine import session_factory
-    from milkbot.strategies.factory import build_ensemble
 
     sessions = session_factory(engine)
     exporter = Exporter(sessions)
     journal = Path(settings.data_dir) / JOURNAL
     venue = PaperVenue(clock, journal, starting_cash=starting_cash)
     public = KalshiClient(KALSHI_URLS["prod"], auth=None, transport=kalshi_transport, clock=clock)
-    nws = NwsClient.from_settings(settings, clock=clock, transport=weather_transport)
-    openmeteo = OpenMeteoClient.from_settings(settings, clock=clock, transport=weather_transport)
-    weather = LiveWeather(WeatherFeed(nws=nws, openmeteo=openmeteo, clock=clock))
-    desk = TradingDesk(
-        venue=venue,
-        manager=OrderManager(venue, sessions, clock),
-        risk=RiskEngine.create(),
-        ensemble=build_ensemble(),
-        sessions=sessions,
-        clock=clock,
-        exporter=exporter,
-    )
+    weather = LiveWeather.from_settings(settings, clock=clock, transport=weather_transport)
+    desk = TradingDesk.on_venue(venue, sessions=sessions, clock=clock, exporter=exporter)
     markets: MarketSource = PaperMarkets(public, venue)
     trader = Trader(
         mode="paper",
@@ -128,4 +110,4 @@ def build_paper(
         weather=weather,
         desk=desk,
     )
-    return PaperTrader(trader, desk, venue, exporter, weather, public, [nws, openmeteo])
+    return PaperTrader(trader, desk, venue, exporter, weather, public)

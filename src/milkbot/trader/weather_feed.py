@@ -11,18 +11,25 @@ Two sources, one shape (:class:`WeatherNow`):
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
+import httpx
+
+from milkbot.clock import Clock
 from milkbot.datasets import load_dataset
 from milkbot.domain.climate_day import climate_day_bounds
 from milkbot.domain.stations import Station
 from milkbot.domain.weather import Forecast
 from milkbot.errors import MilkbotError
 from milkbot.logging import get_logger
+from milkbot.settings import Settings
 from milkbot.weather.feed import StationWeather, WeatherFeed
+from milkbot.weather.nws.client import NwsClient
+from milkbot.weather.openmeteo.client import OpenMeteoClient
 
 log = get_logger(__name__)
 
@@ -97,12 +104,38 @@ class LiveWeather:
     ``latest``, and the trading desk stops trading the event once it is too old).
     """
 
-    def __init__(self, feed: WeatherFeed, *, ttl: timedelta = timedelta(minutes=10)) -> None:
+    def __init__(
+        self,
+        feed: WeatherFeed,
+        *,
+        ttl: timedelta = timedelta(minutes=10),
+        clients: Sequence[NwsClient | OpenMeteoClient] = (),
+    ) -> None:
         self._feed = feed
         self._ttl = ttl
+        self._clients = tuple(clients)
         self._cache: dict[tuple[str, date], tuple[datetime, WeatherNow]] = {}
         self.fetches = 0
         self.failures = 0
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> LiveWeather:
+        """NWS and Open-Meteo clients from the settings (``transport`` replaces the network)."""
+        nws = NwsClient.from_settings(settings, clock=clock, transport=transport)
+        openmeteo = OpenMeteoClient.from_settings(settings, clock=clock, transport=transport)
+        feed = WeatherFeed(nws=nws, openmeteo=openmeteo, clock=clock)
+        return cls(feed, clients=(nws, openmeteo))
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients this source opened."""
+        for client in self._clients:
+            await client.aclose()
 
     async def current(self, station: Station, day: date, as_of: datetime) -> WeatherNow:
         """The cached answer while younger than the TTL, else a fresh one."""
