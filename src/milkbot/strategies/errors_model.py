@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.special import ndtr, stdtr
+from scipy.special import expit, ndtr, stdtr
 
 from milkbot.domain.distributions import (
     Gaussian,
@@ -139,7 +139,7 @@ def _cdf(
     scale: float | np.ndarray = math.exp(log_scale)
     if spread_var is not None:
         scale = np.sqrt(math.exp(2.0 * log_scale) + math.exp(p[-1]) * spread_var)
-    w = 1.0 / (1.0 + math.exp(-logit_w))
+    w = float(expit(logit_w))
     shift = math.exp(log_shift)
     core = stdtr(DF, (x - bias) / scale)
     night = ndtr((x - bias - shift) / np.maximum(scale, 1.0))
@@ -206,7 +206,7 @@ def fit_error_model(
     def nll(p: np.ndarray) -> float:
         mass = _cdf(r + 0.5, p, gap, s2) - _cdf(r - 0.5, p, gap, s2)
         ll = float(np.sum(wt * np.log(np.maximum(mass, 1e-9))))
-        w = 1.0 / (1.0 + math.exp(-p[2]))
+        w = float(expit(p[2]))
         # Weak priors: bias ~ N(0, 3), night weight ~ Beta(NIGHT_PRIOR), shift ~ logN(log 4, 0.5).
         lp = -0.5 * (p[0] / 3.0) ** 2
         lp += (NIGHT_PRIOR[0] - 1.0) * math.log(max(w, 1e-9))
@@ -238,7 +238,7 @@ def fit_error_model(
     return ErrorModel(
         bias=b,
         scale=min(15.0, max(0.5, math.exp(ls))),
-        night_weight=1.0 / (1.0 + math.exp(-lw)),
+        night_weight=float(expit(lw)),
         night_shift=min(15.0, math.exp(lsh)),
         n=len(r),
         clim_weight=lam,

@@ -169,9 +169,14 @@ class NwsStrategy:
         return default_model((bucket + 0.5) * LEAD_BUCKET_HOURS)
 
     def adapt_bias(self, model: ErrorModel, station: str, bucket: int) -> ErrorModel:
-        """Shift the bias towards the recency-weighted residual of recent pairs."""
+        """Shift the bias towards the recency-weighted residual of recent pairs.
+
+        Not applied to a rolling fit: its recency-weighted likelihood already tracks the bias,
+        and the mean residual includes the warm night-time maxima that the night terms model
+        separately, so shifting the core's location by it would count them twice.
+        """
         p = self.pairs
-        if not self.recent_bias or p is None or p.empty or self.as_of is None:
+        if not self.recent_bias or p is None or p.empty or self.as_of is None or self.rolling:
             return model
         key = f"recent|{station}|{bucket}"
         if key in self._cache:
