@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from milkbot.domain.brackets import Bracket
@@ -18,7 +19,7 @@ from milkbot.strategies.ensemble import Ensemble, fit_weights
 from milkbot.strategies.errors_model import ErrorModel, fit_error_model
 from milkbot.strategies.market import MarketStrategy, fit_gamma
 from milkbot.strategies.nowcast import NowcastStrategy
-from milkbot.strategies.nws import NwsStrategy
+from milkbot.strategies.nws import NwsStrategy, prepare_pairs
 
 SIX = (
     Bracket.from_strikes("less", None, 47),
@@ -337,3 +338,42 @@ def test_climatology_is_not_pooled_when_the_nws_forecast_is_present() -> None:
     assert with_nws.probabilities == pytest.approx(with_nws.outputs["nws"].probabilities)
     alone = ens.predict(_features(climatology=clim))
     assert alone is not None and alone.weights == {"climatology": 1.0}
+
+
+def _pairs(days: int, bias_old: float, bias_new: float) -> pd.DataFrame:
+    """One same-morning NWS issue per day at KNYC; the error's bias changes halfway."""
+    rng = np.random.default_rng(7)
+    start = date(2025, 1, 1)
+    rows = []
+    for k in range(days):
+        d = start + timedelta(days=k)
+        fc = 50.0
+        bias = bias_old if k < days // 2 else bias_new
+        rows.append(
+            {
+                "station": "KNYC",
+                "target_date": d,
+                "issued_at": pd.Timestamp(datetime(d.year, d.month, d.day, 12, 50, tzinfo=UTC)),
+                "source": "nws-scs",
+                "tmax_f": fc,
+                "truth": float(round(fc + bias + 1.5 * rng.standard_t(5))),
+                "truth_source": "ghcnd",
+                "clim_mean": math.nan,
+                "prev_max": math.nan,
+            }
+        )
+    return prepare_pairs(pd.DataFrame(rows))
+
+
+def test_rolling_nws_fit_follows_recent_errors() -> None:
+    pairs = _pairs(240, 3.0, -1.0)
+    as_of = datetime(2025, 9, 1, tzinfo=UTC)
+    rolling = NwsStrategy().fit(History(as_of=as_of, pairs=pairs))
+    flat = NwsStrategy(recency_half_life=None).fit(History(as_of=as_of, pairs=pairs))
+    recent = rolling.model_for("KNYC", "SON", 1)
+    # The rolling fit needs no separate recent-bias shift (adapt_bias leaves it alone).
+    assert rolling.adapt_bias(recent, "KNYC", 1) == recent
+    assert recent.bias == pytest.approx(-1.0, abs=0.5)
+    # Unweighted, the old +3 errors still pull the prediction up.
+    old = flat.model_for("KNYC", "SON", 1)
+    assert old.distribution(50.0).cdf(50.5) < recent.distribution(50.0).cdf(50.5) - 0.1
