@@ -223,3 +223,45 @@ def test_previous_day_maximum_is_a_feature_only_once_published(tiny: Path) -> No
     pairs = index.forecast_pairs()
     # The 12:50Z issue was made after the previous maximum was published.
     assert list(pairs["prev_max"]) == [41.0, 41.0]
+
+
+def test_previous_days_forecasts_are_features_as_of_decision_time(tmp_path: Path) -> None:
+    d = tmp_path / "prev"
+    rows = [
+        ("2025-02-09", "2025-02-08T00:50:00Z", 40),
+        ("2025-02-09", "2025-02-09T12:50:00Z", 44),
+        ("2025-02-10", "2025-02-10T12:50:00Z", 50),
+        ("2025-02-10", "2025-02-10T20:00:00Z", 52),
+    ]
+    _write(
+        d,
+        "forecasts",
+        [
+            {
+                "station": "KNYC",
+                "target_date": td,
+                "issued_at": ia,
+                "source": "nws-scs",
+                "lead_hours": 12.0,
+                "tmax_f": tx,
+                "sigma_f": "",
+            }
+            for td, ia, tx in rows
+        ],
+    )
+    _write(
+        d,
+        "observations",
+        [
+            {"station": "KNYC", "date": day, "tmax_f": v, "tmin_f": 30, "source": "ghcnd"}
+            for day, v in (("2025-02-09", 47), ("2025-02-10", 51))
+        ],
+    )
+    index = build_index(load_dataset([d]))
+    event = next(e for e in index.events if e.event_date == date(2025, 2, 10))
+    f = event_features(index, event, datetime(2025, 2, 10, 16, 59, tzinfo=UTC))
+    assert [x.tmax_f for x in f.previous_forecasts] == [40.0, 44.0]
+    pairs = index.forecast_pairs()
+    today = pairs[pairs["target_date"] == date(2025, 2, 10)]
+    # Each pair carries the previous day's forecast issued at least 24 h before it.
+    assert list(today["prev_fc"]) == [44.0, 44.0]

@@ -377,3 +377,36 @@ def test_rolling_nws_fit_follows_recent_errors() -> None:
     # Unweighted, the old +3 errors still pull the prediction up.
     old = flat.model_for("KNYC", "SON", 1)
     assert old.distribution(50.0).cdf(50.5) < recent.distribution(50.0).cdf(50.5) - 0.1
+
+
+def test_error_model_learns_day_to_day_error_persistence() -> None:
+    rng = np.random.default_rng(8)
+    n = 3000
+    e = np.zeros(n)
+    for k in range(1, n):
+        e[k] = 0.5 * e[k - 1] + 2.0 * rng.standard_t(5)
+    previous = np.r_[np.nan, np.round(e[:-1])]
+    m = fit_error_model(np.round(e), 16.0, prev_error=previous)
+    assert m.persistence == pytest.approx(0.5, abs=0.1)
+    assert m.distribution(50.0, previous_error=4.0).cdf(50.5) < m.distribution(50.0).cdf(50.5)
+    assert fit_error_model(np.round(e), 16.0).persistence == 0.0
+
+
+def test_nws_strategy_uses_the_previous_days_error_of_the_same_issue() -> None:
+    issued = datetime(2025, 2, 10, 12, 50, tzinfo=UTC)
+    f = _features(
+        forecasts=(ForecastInput("nws-scs", issued, 50, None, 16.0),),
+        previous_max_f=47.0,
+        previous_forecasts=(
+            ForecastInput("nws-scs", datetime(2025, 2, 8, 12, 50, tzinfo=UTC), 40, None, 40.0),
+            ForecastInput("nws-scs", datetime(2025, 2, 9, 12, 50, tzinfo=UTC), 44, None, 16.0),
+            ForecastInput("nws-scs", datetime(2025, 2, 10, 0, 50, tzinfo=UTC), 60, None, 4.0),
+        ),
+    )
+    model = ErrorModel(0.0, 2.0, 0.0, 4.0, 100, persistence=0.5)
+    out = NwsStrategy(table={"KNYC|DJF|1": model}).predict(f)
+    assert out is not None
+    # 24 h before the 12:50Z issue: the 2025-02-09 12:50Z one (44), not the later one (60).
+    assert out.features_used["previous_error_f"] == 3.0
+    assert out.distribution is not None
+    assert out.distribution.cdf(51.5) == pytest.approx(model.distribution(51.5).cdf(51.5))

@@ -87,6 +87,7 @@ class EventFeatures:
     running_max_observed: bool = False  # True when from the station's own observations
     climatology: tuple[float, ...] = ()
     previous_max_f: float | None = None  # settlement maximum of the day before, once known
+    previous_forecasts: tuple[ForecastInput, ...] = ()  # of the day before, issued by T
 
     @property
     def hours_to_close(self) -> float:
@@ -216,7 +217,23 @@ class DatasetIndex:
                 for st, d in zip(out["station"], out["target_date"], strict=True)
             ]
         )
-        return out[[*cols, "clim_mean", "prev_max"]].reset_index(drop=True)
+        out = out.assign(
+            prev_fc=[
+                self.previous_forecast(st, d, src, ia.to_pydatetime() - timedelta(hours=24))
+                for st, d, src, ia in zip(
+                    out["station"], out["target_date"], out["source"], out["issued_at"], strict=True
+                )
+            ]
+        )
+        return out[[*cols, "clim_mean", "prev_max", "prev_fc"]].reset_index(drop=True)
+
+    def previous_forecast(self, station: str, day: date, source: str, issued_by: datetime) -> float:
+        """Latest ``source`` forecast for the day before ``day`` issued by ``issued_by`` (NaN)."""
+        best = math.nan
+        for ia, src, tx, _ in self._forecasts.get((station, day - timedelta(days=1)), []):
+            if src == source and ia <= issued_by:
+                best = tx  # rows are sorted by issue time
+        return best
 
     def previous_max(self, station: str, day: date, known_by: datetime) -> float:
         """Settlement maximum of the day before ``day`` if published by ``known_by`` (else NaN).
@@ -520,6 +537,19 @@ def event_features(
         climatology=_climatology(index, event, decision_time),
         previous_max_f=_finite_or_none(
             index.previous_max(event.station, event.event_date, decision_time)
+        ),
+        previous_forecasts=tuple(
+            ForecastInput(
+                source=src,
+                issued_at=ia,
+                tmax_f=tx,
+                sigma_f=sg,
+                hours_to_close=(event.close_time - ia).total_seconds() / 3600.0 - 24.0,
+            )
+            for ia, src, tx, sg in index._forecasts.get(
+                (event.station, event.event_date - timedelta(days=1)), []
+            )
+            if ia <= decision_time
         ),
     )
 

@@ -44,6 +44,8 @@ DROP_PRIOR = (8.0, 4.0)
 NIGHT_SD_PRIOR = 3.0
 # Spread-skill coefficient prior: log coef ~ N(log 0.5, 1), i.e. weak around a half.
 SPREAD_PRIOR = 0.5
+# Day-to-day error persistence prior: N(0, 0.5^2) on the coefficient.
+PERSISTENCE_PRIOR_SD = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,7 @@ class ErrorModel:
     drop: float = 0.0  # night maximum ~ N(previous max - drop, night_sd^2); unused if sd 0
     night_sd: float = 0.0
     spread_coef: float = 0.0  # scale^2 = scale0^2 + coef * variance of the day's issues
+    persistence: float = 0.0  # mean += persistence * the same forecast's error the day before
 
     def distribution(
         self,
@@ -67,14 +70,19 @@ class ErrorModel:
         climate_mean: float | None = None,
         previous_max: float | None = None,
         spread_var: float = 0.0,
+        previous_error: float | None = None,
     ) -> PredictiveDistribution:
         """Predictive distribution of the maximum given a point forecast.
 
         ``climate_mean`` feeds the climatology shrinkage, ``previous_max`` (the previous
         day's observed maximum) the max-of-two night term when it was fitted, ``spread_var``
-        (variance of the day's issues of this forecast so far) the spread-skill term.
+        (variance of the day's issues of this forecast so far) the spread-skill term,
+        ``previous_error`` (observed - forecast of the day before, same issue) the error
+        persistence.
         """
         loc = forecast + self.bias
+        if previous_error is not None and math.isfinite(previous_error):
+            loc += self.persistence * previous_error
         if climate_mean is not None and math.isfinite(climate_mean):
             loc += self.clim_weight * (climate_mean - forecast)
         scale = math.sqrt(self.scale**2 + self.spread_coef * max(0.0, spread_var))
@@ -99,6 +107,7 @@ class ErrorModel:
             "drop": round(self.drop, 4),
             "night_sd": round(self.night_sd, 4),
             "spread_coef": round(self.spread_coef, 4),
+            "persistence": round(self.persistence, 4),
         }
 
     @classmethod
@@ -115,6 +124,7 @@ class ErrorModel:
             drop=float(d.get("drop", 0.0)),
             night_sd=float(d.get("night_sd", 0.0)),
             spread_coef=float(d.get("spread_coef", 0.0)),
+            persistence=float(d.get("persistence", 0.0)),
         )
 
 
@@ -128,14 +138,18 @@ def _cdf(
     p: np.ndarray,
     gap: np.ndarray | None = None,
     spread_var: np.ndarray | None = None,
+    prev_error: np.ndarray | None = None,
 ) -> np.ndarray:
     """CDF of the residual.
 
     ``p`` = (bias, log scale, logit night weight, log night shift[, drop, log night sd]
-    [, log spread coefficient]); ``gap`` = previous max - forecast (NaN: no night term);
-    ``spread_var`` = variance of the issues so far (scale^2 + coef * spread_var).
+    [, persistence][, log spread coefficient]); ``gap`` = previous max - forecast (NaN: no
+    night term); ``spread_var`` = variance of the issues so far (scale^2 + coef *
+    spread_var); ``prev_error`` = the day before's error (0 where unknown).
     """
     bias, log_scale, logit_w, log_shift = p[:4]
+    if prev_error is not None:
+        bias = bias + p[6 if gap is not None else 4] * prev_error
     scale: float | np.ndarray = math.exp(log_scale)
     if spread_var is not None:
         scale = np.sqrt(math.exp(2.0 * log_scale) + math.exp(p[-1]) * spread_var)
@@ -170,6 +184,7 @@ def fit_error_model(
     prev_gap: np.ndarray | None = None,
     weights: np.ndarray | None = None,
     spread_var: np.ndarray | None = None,
+    prev_error: np.ndarray | None = None,
 ) -> ErrorModel:
     """Fit by penalised ML on residuals = truth - forecast (whole degrees).
 
@@ -179,7 +194,9 @@ def fit_error_model(
     night term is fitted too. ``weights`` (per pair, e.g. recency) weight the likelihood;
     the priors keep their full strength. With ``spread_var`` (variance of the forecast's
     own earlier issues for the day, a lagged ensemble) the scale grows with it as in EMOS:
-    scale^2 = scale0^2 + coef * spread_var.
+    scale^2 = scale0^2 + coef * spread_var. With ``prev_error`` (the same forecast's error
+    the day before, NaN where unknown) the mean carries a persistence term: forecast errors
+    are autocorrelated from one day to the next (weather regimes).
     """
     r = np.asarray(residuals, dtype=float)
     lam = 0.0
@@ -198,13 +215,17 @@ def fit_error_model(
     if spread_var is not None:
         v = np.nan_to_num(np.asarray(spread_var, dtype=float)[ok], nan=0.0)
         s2 = v if int((v > 0).sum()) >= MIN_PAIRS else None
+    pe: np.ndarray | None = None
+    if prev_error is not None:
+        e1 = np.asarray(prev_error, dtype=float)[ok]
+        pe = np.nan_to_num(e1, nan=0.0) if int(np.isfinite(e1).sum()) >= MIN_PAIRS else None
     r = r[ok]
     prior = default_model(lead_hours)
     if len(r) < MIN_PAIRS:
         return prior
 
     def nll(p: np.ndarray) -> float:
-        mass = _cdf(r + 0.5, p, gap, s2) - _cdf(r - 0.5, p, gap, s2)
+        mass = _cdf(r + 0.5, p, gap, s2, pe) - _cdf(r - 0.5, p, gap, s2, pe)
         ll = float(np.sum(wt * np.log(np.maximum(mass, 1e-9))))
         w = float(expit(p[2]))
         # Weak priors: bias ~ N(0, 3), night weight ~ Beta(NIGHT_PRIOR), shift ~ logN(log 4, 0.5).
@@ -215,6 +236,8 @@ def fit_error_model(
         if gap is not None:
             lp += -0.5 * ((p[4] - DROP_PRIOR[0]) / DROP_PRIOR[1]) ** 2
             lp += -0.5 * ((p[5] - math.log(NIGHT_SD_PRIOR)) / 0.5) ** 2
+        if pe is not None:
+            lp += -0.5 * (p[6 if gap is not None else 4] / PERSISTENCE_PRIOR_SD) ** 2
         if s2 is not None:
             lp += -0.5 * ((p[-1] - math.log(SPREAD_PRIOR)) / 1.0) ** 2
         return float(-(ll + lp))
@@ -222,6 +245,8 @@ def fit_error_model(
     x0 = [float(np.median(r)), math.log(max(1.0, float(np.std(r)) * 0.8)), -2.5, math.log(4.0)]
     if gap is not None:
         x0 += [DROP_PRIOR[0], math.log(NIGHT_SD_PRIOR)]
+    if pe is not None:
+        x0 += [0.0]
     if s2 is not None:
         x0 += [math.log(SPREAD_PRIOR)]
     res = minimize(
@@ -235,6 +260,7 @@ def fit_error_model(
     if gap is not None:
         drop, night_sd = float(res.x[4]), min(15.0, max(0.5, math.exp(float(res.x[5]))))
     coef = 0.0 if s2 is None else min(10.0, math.exp(float(res.x[-1])))
+    persistence = 0.0 if pe is None else float(res.x[6 if gap is not None else 4])
     return ErrorModel(
         bias=b,
         scale=min(15.0, max(0.5, math.exp(ls))),
@@ -245,4 +271,5 @@ def fit_error_model(
         drop=drop,
         night_sd=night_sd,
         spread_coef=coef,
+        persistence=persistence,
     )

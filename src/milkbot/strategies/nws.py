@@ -70,6 +70,23 @@ def issue_variance(features: EventFeatures, f: ForecastInput) -> float:
     return statistics.variance(vals) if len(vals) >= 2 else 0.0
 
 
+def previous_error(features: EventFeatures, f: ForecastInput) -> float | None:
+    """Error (observed - forecast) of the day before, for the issue 24 h before ``f``.
+
+    None unless the previous day's maximum is known and that issue exists.
+    """
+    if features.previous_max_f is None:
+        return None
+    cutoff = f.issued_at - timedelta(hours=24)
+    earlier = [
+        x for x in features.previous_forecasts if x.source == f.source and x.issued_at <= cutoff
+    ]
+    if not earlier:
+        return None
+    latest = max(earlier, key=lambda x: x.issued_at)
+    return features.previous_max_f - latest.tmax_f
+
+
 def _std_offset(station: str) -> int | None:
     s = by_icao(station)
     return None if s is None else s.std_offset_hours
@@ -94,6 +111,8 @@ def prepare_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
     p["residual"] = p["truth"] - p["tmax_f"]
     if "prev_max" in p:
         p["prev_gap"] = p["prev_max"] - p["tmax_f"]
+        if "prev_fc" in p:
+            p["prev_error"] = p["prev_max"] - p["prev_fc"]
     p = p.sort_values(["station", "target_date", "source", "issued_at"], kind="stable")
     grouped = p.groupby(["station", "target_date", "source"], sort=False)["tmax_f"]
     p["spread_var"] = grouped.transform(lambda s: s.astype(float).expanding().var()).fillna(0.0)
@@ -242,6 +261,7 @@ class NwsStrategy:
             gap,
             weights[chosen],
             p["spread_var"].to_numpy(dtype=float)[chosen] if "spread_var" in p else None,
+            p["prev_error"].to_numpy(dtype=float)[chosen] if "prev_error" in p else None,
         )
         self._cache[key] = model
         return model
@@ -261,7 +281,8 @@ class NwsStrategy:
         )
         clim = climate_mean(features, self.climate)
         spread_var = issue_variance(features, f)
-        dist = model.distribution(f.tmax_f, clim, features.previous_max_f, spread_var)
+        prev_error = previous_error(features, f)
+        dist = model.distribution(f.tmax_f, clim, features.previous_max_f, spread_var, prev_error)
         used: dict[str, float | str] = {
             "forecast_f": f.tmax_f,
             "source": f.source,
@@ -273,6 +294,9 @@ class NwsStrategy:
             "fit_pairs": model.n,
             "issue_variance": round(spread_var, 3),
         }
+        if model.persistence and prev_error is not None:
+            used["previous_error_f"] = prev_error
+            used["persistence"] = round(model.persistence, 3)
         if model.night_sd > 0 and features.previous_max_f is not None:
             used["previous_max_f"] = features.previous_max_f
             used["night_drop"] = round(model.drop, 3)
