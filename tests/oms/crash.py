@@ -103,6 +103,10 @@ def run_crash_trials(
             text = out.decode(errors="replace")
             errors += text.count("Traceback")
         state.faults = FaultInjector(FaultConfig())
+        # Stop the market: resting orders would otherwise keep filling from the replayed tape
+        # between the final reconciliation and the comparison, and the two would disagree.
+        state.engine.clock = FixedClock(state.engine.clock.now())
+        time.sleep(0.5)  # the server's last replay tick (every 0.05 s) reaches the frozen time
         result = asyncio.run(_verify(server.url, key, settings, trials))
     result.worker_errors = errors
     result.seconds = time.monotonic() - started
