@@ -5,11 +5,26 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def read_canonical(directory: Path, name: str) -> pd.DataFrame:
+    """One canonical file of a dataset (``name.csv`` or ``name.csv.gz``), every field a string."""
+    for p in (directory / f"{name}.csv", directory / f"{name}.csv.gz"):
+        if p.is_file():
+            return pd.read_csv(p, dtype=str, keep_default_na=False)
+    raise FileNotFoundError(directory / name)
+
+
+def write_canonical(frame: pd.DataFrame, directory: Path, name: str) -> None:
+    """Write one canonical file of a dataset."""
+    directory.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(directory / f"{name}.csv", index=False)
 
 
 def _require(path: Path) -> Path:

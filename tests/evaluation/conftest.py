@@ -5,24 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
-
-def _read(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
-
-
-def _find(directory: Path, name: str) -> Path:
-    for p in (directory / f"{name}.csv", directory / f"{name}.csv.gz"):
-        if p.is_file():
-            return p
-    raise FileNotFoundError(directory / name)
-
-
-def _write(frame: pd.DataFrame, directory: Path, name: str) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(directory / f"{name}.csv", index=False)
+from tests.conftest import read_canonical, write_canonical
 
 
 @pytest.fixture
@@ -31,15 +16,15 @@ def quotes_slice(shared_data: Path, tmp_path: Path) -> Callable[[int], Path]:
 
     def make(n_dates: int = 12) -> Path:
         src = shared_data / "kalshi-quotes-2026-dev"
-        markets = _read(_find(src, "markets"))
+        markets = read_canonical(src, "markets")
         dates = sorted(markets["event_date"].unique())[:n_dates]
         markets = markets[markets["event_date"].isin(dates)]
-        quotes = _read(_find(src, "quotes"))
-        forecasts = _read(_find(src, "forecasts"))
+        quotes = read_canonical(src, "quotes")
+        forecasts = read_canonical(src, "forecasts")
         out = tmp_path / "quotes-slice"
-        _write(markets, out, "markets")
-        _write(quotes[quotes["ticker"].isin(set(markets["ticker"]))], out, "quotes")
-        _write(forecasts[forecasts["target_date"].isin(dates)], out, "forecasts")
+        write_canonical(markets, out, "markets")
+        write_canonical(quotes[quotes["ticker"].isin(set(markets["ticker"]))], out, "quotes")
+        write_canonical(forecasts[forecasts["target_date"].isin(dates)], out, "forecasts")
         return out
 
     return make
@@ -49,44 +34,44 @@ def quotes_slice(shared_data: Path, tmp_path: Path) -> Callable[[int], Path]:
 def tape_slice(shared_data: Path, tmp_path: Path) -> Path:
     """NYC and CHI events of 2025-02-01 .. 2025-03-10 from the tape, with hourly and GHCN data."""
     src = shared_data / "kalshi-tape-2023-2025"
-    markets = _read(_find(src, "markets"))
+    markets = read_canonical(src, "markets")
     keep = (
         markets["city"].isin(["NYC", "CHI"])
         & (markets["event_date"] >= "2025-02-01")
         & (markets["event_date"] <= "2025-03-10")
     )
     markets = markets[keep]
-    trades = _read(_find(src, "trades"))
+    trades = read_canonical(src, "trades")
     trades = trades[trades["ticker"].isin(set(markets["ticker"]))]
-    hourly = _read(_find(shared_data / "openmeteo-hourly-2025", "hourly"))
+    hourly = read_canonical(shared_data / "openmeteo-hourly-2025", "hourly")
     hourly = hourly[
         hourly["station"].isin(["KNYC", "KMDW"])
         & (hourly["ts"] >= "2025-01-31")
         & (hourly["ts"] <= "2025-03-12")
     ]
-    obs = _read(_find(shared_data / "ghcnd-2016-2024", "observations"))
+    obs = read_canonical(shared_data / "ghcnd-2016-2024", "observations")
     obs = obs[obs["station"].isin(["KNYC", "KMDW"]) & (obs["date"] >= "2019-01-01")]
     out = tmp_path / "tape-slice"
-    _write(markets, out, "markets")
-    _write(trades, out, "trades")
-    _write(hourly, out, "hourly")
-    _write(obs, out, "observations")
+    write_canonical(markets, out, "markets")
+    write_canonical(trades, out, "trades")
+    write_canonical(hourly, out, "hourly")
+    write_canonical(obs, out, "observations")
     return out
 
 
 @pytest.fixture
 def nws_slice(shared_data: Path, tmp_path: Path) -> Path:
     """KNYC NWS forecasts May-Sep 2021, GHCN truth, and the Kalshi NYC threshold markets."""
-    fc = _read(_find(shared_data / "nws-scs-2021", "forecasts"))
+    fc = read_canonical(shared_data / "nws-scs-2021", "forecasts")
     fc = fc[(fc["station"] == "KNYC") & (fc["target_date"] >= "2021-05-01")]
-    obs = _read(_find(shared_data / "ghcnd-2016-2024", "observations"))
+    obs = read_canonical(shared_data / "ghcnd-2016-2024", "observations")
     obs = obs[
         (obs["station"] == "KNYC") & (obs["date"] >= "2019-01-01") & (obs["date"] <= "2021-09-30")
     ]
-    markets = _read(_find(shared_data / "kalshi-results-2021-2025", "markets"))
+    markets = read_canonical(shared_data / "kalshi-results-2021-2025", "markets")
     markets = markets[(markets["city"] == "NYC") & (markets["event_date"] <= "2021-09-30")]
     out = tmp_path / "nws-slice"
-    _write(fc, out, "forecasts")
-    _write(obs, out, "observations")
-    _write(markets, out, "markets")
+    write_canonical(fc, out, "forecasts")
+    write_canonical(obs, out, "observations")
+    write_canonical(markets, out, "markets")
     return out

@@ -24,12 +24,10 @@ from milkbot.domain.market import OutcomeSide
 from milkbot.domain.portfolio import (
     FillReport,
     OrderReport,
-    OrderRequest,
     SettlementReport,
-    TimeInForce,
 )
 from milkbot.oms.ids import client_order_id
-from milkbot.oms.manager import OrderManager, OrderView
+from milkbot.oms.manager import OrderManager, OrderView, request_for
 from milkbot.oms.states import OrderState
 from milkbot.risk.engine import ApprovedOrder
 from milkbot.venues.kalshi.client import KalshiRejection
@@ -126,15 +124,7 @@ class DirectRouter:
             return Submitted(coid, ZERO, "duplicate_intent")
         self._intents[coid] = intent.intent_id
         self._created[coid] = self.clock.now()
-        req = OrderRequest(
-            ticker=intent.market_ticker,
-            side=intent.side,
-            action=intent.action,
-            price=intent.limit_price,
-            count=intent.count,
-            client_order_id=coid,
-            time_in_force=TimeInForce.GOOD_TILL_CANCELED,
-        )
+        req = request_for(intent)
         try:
             ack = await self.venue.create_order(req)
         except KalshiRejection as e:

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from milkbot.clock import Clock
-from milkbot.domain.intents import yes_delta, yes_price_of
+from milkbot.domain.intents import OrderIntent, yes_delta, yes_price_of
 from milkbot.domain.ledger import Position as LedgerPosition
 from milkbot.domain.ledger import apply_trade
 from milkbot.domain.market import OutcomeSide
@@ -115,6 +115,21 @@ class SubmitOutcome:
     skipped: str | None = None
 
 
+def request_for(
+    intent: OrderIntent, time_in_force: TimeInForce = TimeInForce.GOOD_TILL_CANCELED
+) -> OrderRequest:
+    """The limit order request of an intent, under its deterministic ``client_order_id``."""
+    return OrderRequest(
+        ticker=intent.market_ticker,
+        side=intent.side,
+        action=intent.action,
+        price=intent.limit_price,
+        count=intent.count,
+        client_order_id=client_order_id(intent.intent_id),
+        time_in_force=time_in_force,
+    )
+
+
 def _view(row: Order) -> OrderView:
     return OrderView(
         client_order_id=row.client_order_id,
@@ -196,15 +211,7 @@ class OrderManager:
         if intent.market_ticker in self.blocked_markets():
             return SubmitOutcome(intent.intent_id, coid, None, "market_in_flight")
         now = self._clock.now()
-        req = OrderRequest(
-            ticker=intent.market_ticker,
-            side=intent.side,
-            action=intent.action,
-            price=intent.limit_price,
-            count=intent.count,
-            client_order_id=coid,
-            time_in_force=time_in_force,
-        )
+        req = request_for(intent, time_in_force)
         oms_audit = {
             "limit_price": str(intent.limit_price),
             "count": str(intent.count),

@@ -210,11 +210,15 @@ class RiskEngine:
 
     def scopes(self, intent: OrderIntent) -> tuple[Scope, ...]:
         """The scopes an intent falls under, broadest first."""
+        return self.market_scopes(intent.city, intent.market_ticker)
+
+    def market_scopes(self, city: str, market_ticker: str) -> tuple[Scope, ...]:
+        """The scopes a market of ``city`` falls under, broadest first."""
         return (
             GLOBAL,
-            Scope(ScopeKind.CLUSTER, self.cluster_of(intent.city)),
-            Scope(ScopeKind.CITY, intent.city),
-            Scope(ScopeKind.MARKET, intent.market_ticker),
+            Scope(ScopeKind.CLUSTER, self.cluster_of(city)),
+            Scope(ScopeKind.CITY, city),
+            Scope(ScopeKind.MARKET, market_ticker),
         )
 
     def check(self, intent: OrderIntent, portfolio: PortfolioState, clock: Clock) -> RiskDecision:

@@ -10,7 +10,7 @@ reconciliation succeeded, nor while the last one found a difference.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -225,7 +225,7 @@ class TradingDesk:
         now = self._clock.now()
         cancelled = sent = 0
         for order in self.manager.open_orders:
-            if scope in self.risk.scopes(self._probe(order.market_ticker, now)):
+            if scope in self._scopes(order.market_ticker):
                 try:
                     await self.manager.cancel(order.client_order_id, "flatten")
                     cancelled += 1
@@ -234,8 +234,10 @@ class TradingDesk:
         portfolio, _, _ = await self._portfolio(now)
         for ticker, contracts in sorted((await self.manager.positions()).items()):
             side = Side.YES if contracts > 0 else Side.NO
+            if scope not in self._scopes(ticker):
+                continue
             intent = self._closing_intent(ticker, side, abs(contracts), run, now)
-            if intent is None or scope not in self.risk.scopes(intent):
+            if intent is None:
                 continue
             try:
                 approved = self.risk.approve(intent, portfolio, self._clock)
@@ -259,21 +261,9 @@ class TradingDesk:
         log.warning("flatten_done", scope=format_scope(scope), cancelled=cancelled, sent=sent)
         return cancelled, sent
 
-    def _probe(self, ticker: str, now: datetime) -> OrderIntent:
-        """An intent on ``ticker`` that only serves to ask which scopes the market is in."""
+    def _scopes(self, ticker: str) -> tuple[Scope, ...]:
         station = by_ticker(ticker)
-        return OrderIntent(
-            intent_id="probe",
-            market_ticker=ticker,
-            event_ticker=event_of(ticker),
-            city="" if station is None else station.city,
-            side=Side.YES,
-            action=Action.SELL,
-            count=Decimal(1),
-            limit_price=Decimal("0.5"),
-            fee_model=self.config.fee_model,
-            close_time=now,
-        )
+        return self.risk.market_scopes("" if station is None else station.city, ticker)
 
     def _closing_intent(
         self, ticker: str, side: Side, count: Decimal, run: str, now: datetime
@@ -289,13 +279,17 @@ class TradingDesk:
         if market is None or market.close_time is None or bid is None or bid <= 0:
             log.error("alert_flatten_no_bid", market=ticker, side=side.value)
             return None
-        probe = self._probe(ticker, now)
-        return replace(
-            probe,
+        station = by_ticker(ticker)
+        return OrderIntent(
             intent_id=intent_id(run, ticker, side, Action.SELL, run),
+            market_ticker=ticker,
+            event_ticker=event_of(ticker),
+            city="" if station is None else station.city,
             side=side,
+            action=Action.SELL,
             count=count,
             limit_price=bid,
+            fee_model=self.config.fee_model,
             close_time=market.close_time,
             quote_time=now,
         )

@@ -73,10 +73,10 @@ ONE = Decimal(1)
 
 
 class MarketSource(Protocol):
-    """The REST side: :class:`~milkbot.venues.kalshi.client.KalshiClient` fits."""
+    """Where a series' markets are read over REST: :class:`KalshiClient` or a wrapper of it."""
 
-    async def get_markets(self, *, series_ticker: str | None = None) -> list[Market]:
-        """All markets of a series."""
+    async def get_markets(self, *, series_ticker: str) -> list[Market]:
+        """Every market of the series, with its top of book."""
         ...
 
 

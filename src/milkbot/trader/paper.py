@@ -21,7 +21,8 @@ from milkbot.errors import ConfigError
 from milkbot.settings import KALSHI_URLS, Settings
 from milkbot.trader.desk import TradingDesk
 from milkbot.trader.export import Exporter
-from milkbot.trader.service import MarketSource, Trader
+from milkbot.trader.market_feed import MarketSource
+from milkbot.trader.service import Trader
 from milkbot.trader.weather_feed import LiveWeather
 from milkbot.venues.kalshi.client import KalshiClient
 from milkbot.venues.paper import PaperVenue

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy import select
@@ -36,21 +36,13 @@ from milkbot.store.models import (
 from milkbot.trader.desk import TradingDesk, event_date_of
 from milkbot.trader.export import Exporter
 from milkbot.trader.features import market_price
-from milkbot.trader.market_feed import MarketFeed
+from milkbot.trader.market_feed import MarketFeed, MarketSource
 from milkbot.trader.weather_feed import WeatherNow, WeatherSource
 
 log = get_logger(__name__)
 
 MIN_STEP_SECONDS = 0.2  # a burst of book changes still leaves room between steps
 SETTLED_STATUSES = frozenset({"settled", "finalized", "determined"})
-
-
-class MarketSource(Protocol):
-    """Where the trader reads a series' markets (a Kalshi client, or a feed around one)."""
-
-    async def get_markets(self, *, series_ticker: str) -> list[Market]:
-        """Every market of the series, with its top of book."""
-        ...
 
 
 def _mid(market: Market) -> float | None:
