@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,6 +56,12 @@ def _weight_rows(run: RunResult) -> tuple[list[list[float]], list[int]]:
             )
             ys.append(y)
     return rows, ys
+
+
+def differing_keys(a: Path, b: Path) -> list[str]:
+    """Top-level keys whose values differ between two parameter files."""
+    x, y = json.loads(a.read_text()), json.loads(b.read_text())
+    return sorted(k for k in {*x, *y} if x.get(k) != y.get(k))
 
 
 def calibrate(

@@ -60,19 +60,54 @@ def calibrate(
     data_root: Annotated[
         Path, typer.Option("--data-root", help="Directory holding the datasets.")
     ] = Path("../shared/data"),
-    version: Annotated[str, typer.Option("--version", help="Parameter version (vN).")] = "v1",
+    version: Annotated[
+        str | None,
+        typer.Option("--version", help="Parameter version (vN); default: the latest packaged."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write here instead of the package's parameter directory."),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Refit into a scratch directory and compare with the existing file "
+            "byte for byte; exit 1 when they differ (nothing is written).",
+        ),
+    ] = False,
 ) -> None:
     """Fit every parameter from the real datasets and write a versioned parameter file."""
-    from milkbot.evaluation.calibrate import calibrate as run_calibrate
+    import tempfile
 
+    from milkbot.evaluation.calibrate import calibrate as run_calibrate
+    from milkbot.evaluation.calibrate import differing_keys
+    from milkbot.strategies.params import PARAMS_DIR, available_versions, params_path
+
+    directory = out if out is not None else PARAMS_DIR
+    if version is None:
+        versions = available_versions(PARAMS_DIR)
+        version = versions[-1] if versions else "v1"
     steps = 8
-    with _progress() as bar:
+    with tempfile.TemporaryDirectory() as scratch, _progress() as bar:
         task = bar.add_task("calibrate", total=steps)
 
         def step(name: str) -> None:
             bar.update(task, advance=1, description=f"calibrate: {name}")
 
-        path = run_calibrate(data_root, version, step=step)
+        target = Path(scratch) if check else directory
+        path = run_calibrate(data_root, version, out_dir=target, step=step)
+        if check:
+            existing = params_path(version, directory)
+            if not existing.is_file():
+                typer.echo(f"{existing} does not exist", err=True)
+                raise typer.Exit(1)
+            if existing.read_bytes() != path.read_bytes():
+                keys = ", ".join(differing_keys(existing, path))
+                typer.echo(f"{existing} differs from a refit (keys: {keys})", err=True)
+                raise typer.Exit(1)
+            typer.echo(f"{existing} is reproduced exactly")
+            return
     typer.echo(f"wrote {path}")
 
 
