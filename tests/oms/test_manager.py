@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from milkbot.domain.intents import Side
-from milkbot.domain.portfolio import FillReport, OrderAck, OrderRequest
+from milkbot.domain.market import BookSide
+from milkbot.domain.portfolio import FillReport, OrderAck, OrderRequest, TimeInForce
 from milkbot.oms.manager import OrderManager, fill_key
 from milkbot.oms.reconcile import Reconciler
 from milkbot.oms.states import OrderState
 from milkbot.store.models import AuditRecord, Fill, Intent, Order, OrderEvent, Position
 from milkbot.venues.exchange.faults import FaultConfig
+from milkbot.venues.exchange.matching import OrderRequest as EngineOrderRequest
+from milkbot.venues.exchange.replay import TAKER as TAPE_TAKER
 from milkbot.venues.kalshi.client import KalshiClient
 from tests.oms.conftest import AUDIT, Exchange, approved_order
 
@@ -186,3 +190,55 @@ async def test_reconciliation_reports_a_venue_order_it_does_not_know(
     report = await Reconciler(manager, exchange.client, sessions, exchange.clock).run()
     assert not report.ok
     assert any("placed-by-hand" in m for m in report.mismatches)
+
+
+class _FillBeforePositions:
+    """The venue, with a counterparty crossing a resting order just before the first
+    position read (after the pass has read the fills): the race a live pass can meet."""
+
+    def __init__(self, exchange: Exchange, ticker: str, price: Decimal) -> None:
+        self._exchange = exchange
+        self._ticker, self._price = ticker, price
+        self.crossed = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._exchange.client, name)
+
+    async def get_positions(self) -> Any:
+        if not self.crossed:
+            self.crossed = True
+            book = self._exchange.state.engine.market(self._ticker).best(BookSide.BID)
+            assert book is not None and book[0] == self._price
+            # Sell into the whole bid level: the queue ahead of our order, then our order.
+            self._exchange.state.engine.create_order(
+                TAPE_TAKER,
+                EngineOrderRequest(
+                    self._ticker,
+                    BookSide.ASK,
+                    book[1],
+                    self._price,
+                    time_in_force=TimeInForce.IMMEDIATE_OR_CANCEL,
+                ),
+            )
+        return await self._exchange.client.get_positions()
+
+
+async def test_a_fill_between_the_fill_read_and_the_position_read_is_no_mismatch(
+    exchange: Exchange, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    ticker, price, _ = exchange.two_sided()
+    manager = OrderManager(exchange.client, sessions, exchange.clock)
+    out = await manager.submit(
+        approved_order(exchange.clock, ticker, price=price, count=Decimal(2)),
+        strategy_run="r",
+        slot="s",
+        reason="edge",
+        audit=AUDIT,
+    )
+    assert out.state is OrderState.ACCEPTED
+    venue = _FillBeforePositions(exchange, ticker, price)
+    report = await Reconciler(manager, venue, sessions, exchange.clock).run()
+    assert venue.crossed
+    assert report.ok, report.mismatches
+    assert report.fills_applied >= 1
+    assert (await manager.positions())[ticker] == Decimal(2)
