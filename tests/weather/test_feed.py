@@ -10,11 +10,11 @@ import pytest
 
 from milkbot.clock import FixedClock
 from milkbot.domain.stations import by_city
-from milkbot.domain.weather import c_to_f
+from milkbot.domain.weather import CliKind, c_to_f
 from milkbot.weather.feed import WeatherFeed
 from milkbot.weather.nws.client import NwsClient
 from milkbot.weather.openmeteo.client import OpenMeteoClient
-from tests.weather.conftest import NWS_API, Upstream, body, nws_json
+from tests.weather.conftest import NWS_API, NWS_CLI, Upstream, body, nws_json
 
 
 async def _no_sleep(_: float) -> None:
@@ -92,3 +92,47 @@ async def test_outage_falls_back_to_open_meteo(upstream: Upstream) -> None:
     assert [e.split(":")[0] for e in weather.errors] == ["nws grid"]
     assert "Forecast Grid Expired" in weather.errors[0]
     assert not nws.observations_health.outage
+
+
+def _cli_products(upstream: Upstream, products: list[tuple[str, str, str]]) -> None:
+    """A real CLI listing envelope naming ``(id, issuanceTime, text)`` products, each served."""
+    listing = nws_json("products_types_AFD_locations_OKX_weathergov.json")
+    graph = listing["@graph"][: len(products)]
+    for item, (pid, issued, text) in zip(graph, products, strict=True):
+        item.update({"id": pid, "productCode": "CLI", "issuanceTime": issued})
+        envelope: dict[str, Any] = nws_json("products_b60036c1_AFD_OKX_weathergov.json")
+        envelope.update({"id": pid, "issuanceTime": issued, "productCode": "CLI"})
+        if text:  # empty: the recorded AFD text, which is no CLI
+            envelope["productText"] = (NWS_CLI / text).read_text()
+        upstream.add(f"/products/{pid}", body(envelope))
+    listing["@graph"] = graph
+    upstream.add("/products/types/CLI/locations/HOU", body(listing))
+
+
+async def test_settled_max_from_the_latest_final_cli_published_by_then(
+    upstream: Upstream,
+) -> None:
+    hou = by_city("HOU")
+    clock = FixedClock(datetime(2014, 12, 1, 16, tzinfo=UTC))
+    _cli_products(
+        upstream,
+        [
+            ("bad", "2014-12-01T15:30:00+00:00", ""),  # not a CLI: skipped, reported
+            ("final", "2014-12-01T14:45:00+00:00", "CLIHOU_2014-11-30_IAH_and_Hobby.txt"),
+        ],
+    )
+    nws, _ = _clients(upstream, clock)
+    feed = WeatherFeed(nws=nws, clock=clock)
+    found, errors = await feed.settled_max(hou, date(2014, 11, 30), clock.now())
+    assert found is not None
+    assert (found.max_f, found.product_id, found.kind) == (79.0, "final", CliKind.FINAL)
+    assert found.published_at == datetime(2014, 12, 1, 14, 45, tzinfo=UTC)
+    assert len(errors) == 1 and errors[0].startswith("nws cli bad:")
+    # Asked before the product was issued: nothing, and the product is not even fetched.
+    upstream.requests.clear()
+    early = datetime(2014, 12, 1, 14, 44, tzinfo=UTC)
+    assert await feed.settled_max(hou, date(2014, 11, 30), early) == (None, ())
+    assert "/products/final" not in upstream.paths()
+    # The report of another day settles nothing for this one.
+    found, _ = await feed.settled_max(hou, date(2014, 11, 29), clock.now())
+    assert found is None

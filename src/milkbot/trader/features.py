@@ -6,12 +6,18 @@ data, here built from the venue's market list and the weather known at the clock
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from milkbot.domain.brackets import Bracket
 from milkbot.domain.market import Market
 from milkbot.domain.stations import Station
-from milkbot.features.event import EventFeatures, ForecastInput, MarketPrice
+from milkbot.features.event import (
+    OBS_DELAY,
+    EventFeatures,
+    ForecastInput,
+    MarketPrice,
+    climate_day_start,
+)
 from milkbot.trader.weather_feed import WeatherNow
 
 
@@ -39,7 +45,10 @@ def live_features(
 ) -> tuple[EventFeatures, datetime | None] | None:
     """Features of one event now, and the time of the newest weather input behind them.
 
-    Only forecasts issued by ``now`` for the event's day are used. None when the event's
+    Only forecasts issued by ``now`` are used, for the event's day and for the day before
+    (``previous_forecasts``, with ``hours_to_close`` 24 h shorter, as the evaluator builds
+    them). The day before's maximum is used once it was published by ``now`` and, as in the
+    evaluator, no sooner than ``OBS_DELAY`` after that day ended. None when the event's
     markets lack brackets or a close time.
     """
     ms = [m for m in markets if m.event_ticker == event_ticker and m.bracket is not None]
@@ -59,6 +68,30 @@ def live_features(
         for f in w.forecasts
         if f.issued_at is not None and f.issued_at <= now and f.target_date == event_date
     )
+    before = event_date - timedelta(days=1)
+    earlier = [
+        (f.issued_at, f.source, f)
+        for f in w.previous_forecasts
+        if f.issued_at is not None and f.issued_at <= now and f.target_date == before
+    ]
+    earlier.sort(key=lambda x: (x[0], x[1]))  # the evaluator's order
+    previous_forecasts = tuple(
+        ForecastInput(
+            source=f.source,
+            issued_at=issued_at,
+            tmax_f=f.tmax_f,
+            sigma_f=f.sigma_f,
+            hours_to_close=(close - issued_at).total_seconds() / 3600.0 - 24.0,
+        )
+        for issued_at, _, f in earlier
+    )
+    previous_max = None
+    if (
+        w.previous_max_at is not None
+        and w.previous_max_at <= now
+        and climate_day_start(event_date, station.std_offset_hours) + OBS_DELAY <= now
+    ):
+        previous_max = w.previous_max_f
     observed_at = w.observed_at if w.observed_at is not None and w.observed_at <= now else None
     issued = max((f.issued_at for f in forecasts), default=None)
     weather_time = max((t for t in (observed_at, issued) if t is not None), default=None)
@@ -77,6 +110,8 @@ def live_features(
         running_max_f=w.running_max_f,
         hours_observed=w.hours_observed,
         running_max_observed=w.station_observed,
+        previous_max_f=previous_max,
+        previous_forecasts=previous_forecasts,
     )
     return features, weather_time
 

@@ -6,6 +6,11 @@ Two sources, one shape (:class:`WeatherNow`):
   (accelerated) clock passes;
 * :class:`LiveWeather`, NWS forecasts and observations (Open-Meteo as the fallback) through
   :class:`~milkbot.weather.feed.WeatherFeed`, fetched per station at most once per TTL.
+
+Both also say what is known of the day before (the strategies' ``previous_*`` features): the
+forecasts seen for it and its settlement maximum with the time it was published. The
+evaluator's rules (:mod:`milkbot.features.event`) are applied again when the features are
+built, at the decision time.
 """
 
 from __future__ import annotations
@@ -25,9 +30,10 @@ from milkbot.domain.climate_day import climate_day_bounds
 from milkbot.domain.stations import Station
 from milkbot.domain.weather import Forecast
 from milkbot.errors import MilkbotError
+from milkbot.features.event import OBS_DELAY, DatasetIndex, build_index
 from milkbot.logging import get_logger
 from milkbot.settings import Settings
-from milkbot.weather.feed import StationWeather, WeatherFeed
+from milkbot.weather.feed import SettledMax, StationWeather, WeatherFeed
 from milkbot.weather.nws.client import NwsClient
 from milkbot.weather.openmeteo.client import OpenMeteoClient
 
@@ -47,6 +53,11 @@ class WeatherNow:
     observed_at: datetime | None = None
     forecasts: tuple[Forecast, ...] = ()
     station_observed: bool = False  # readings from the settlement station itself
+    # The day before: every forecast of it seen so far, and its settlement maximum once
+    # published (``previous_max_at`` is the publication time).
+    previous_forecasts: tuple[Forecast, ...] = ()
+    previous_max_f: float | None = None
+    previous_max_at: datetime | None = None
 
     @property
     def latest(self) -> datetime | None:
@@ -67,12 +78,19 @@ class HourlyTemperatures:
     """Hourly temperatures per station from a dataset's ``hourly`` table.
 
     The bundled table is Open-Meteo's archived model output, which its data card documents
-    as a stand-in for hourly observations; readings are labelled with :data:`SOURCE`.
+    as a stand-in for hourly observations; readings are labelled with :data:`SOURCE`. When
+    the dataset also has settlement observations (``cli``/``ghcnd``), the previous day's
+    maximum comes from them exactly as the evaluator takes it (known ``OBS_DELAY`` after
+    the day ends); the bundled demo has none, so it stays unknown there.
     """
 
     def __init__(self, dataset_dir: Path) -> None:
-        frame = load_dataset([dataset_dir]).hourly
+        dataset = load_dataset([dataset_dir])
+        frame = dataset.hourly
         self._rows: dict[str, list[tuple[datetime, float | None]]] = defaultdict(list)
+        self._index: DatasetIndex | None = None
+        if dataset.observations is not None and not dataset.observations.empty:
+            self._index = build_index(dataset, synthetic_events=False)
         if frame is None:
             return
         for station, ts, temp in zip(frame["station"], frame["ts"], frame["temp_f"], strict=True):
@@ -82,18 +100,25 @@ class HourlyTemperatures:
     async def current(self, station: Station, day: date, as_of: datetime) -> WeatherNow:
         """Running maximum, hours of readings and the latest reading's time, up to ``as_of``."""
         start, end = climate_day_bounds(day, station)
+        previous_max, previous_at = None, None
+        if self._index is not None:
+            value = self._index.previous_max(station.icao, day, as_of)
+            if value == value:  # NaN: not known at as_of
+                previous_max, previous_at = value, start + OBS_DELAY
         seen = [
             (ts, v)
             for ts, v in self._rows.get(station.icao, ())
             if v is not None and start <= ts < end and ts <= as_of
         ]
         if not seen:
-            return WeatherNow(SOURCE)
+            return WeatherNow(SOURCE, previous_max_f=previous_max, previous_max_at=previous_at)
         return WeatherNow(
             SOURCE,
             running_max_f=max(v for _, v in seen),
             hours_observed=float(len(seen)),
             observed_at=max(ts for ts, _ in seen),
+            previous_max_f=previous_max,
+            previous_max_at=previous_at,
         )
 
 
@@ -102,6 +127,12 @@ class LiveWeather:
 
     What a failed refresh could not get keeps its last good value (its age then shows in
     ``latest``, and the trading desk stops trading the event once it is too old).
+
+    Every forecast fetched is kept by station and target day for two days, so that the day
+    before an event has the issues seen while it was ahead (``previous_forecasts``). The
+    day before's maximum is read from the CLI once ``OBS_DELAY`` has passed since the day
+    ended (the evaluator's rule; sooner it could not be used), and no longer asked for once
+    a final report has been found.
     """
 
     def __init__(
@@ -115,6 +146,8 @@ class LiveWeather:
         self._ttl = ttl
         self._clients = tuple(clients)
         self._cache: dict[tuple[str, date], tuple[datetime, WeatherNow]] = {}
+        self._seen: dict[tuple[str, date], dict[tuple[str, datetime], Forecast]] = {}
+        self._settled: dict[tuple[str, date], SettledMax] = {}
         self.fetches = 0
         self.failures = 0
 
@@ -148,18 +181,62 @@ class LiveWeather:
         except MilkbotError as e:
             self.failures += 1
             log.warning("alert_weather_failed", station=station.icao, error=str(e))
-            return WeatherNow(LIVE_SOURCE) if cached is None else cached[1]
+            last = WeatherNow(LIVE_SOURCE) if cached is None else cached[1]
+            return await self._with_previous_day(last, station, day, as_of)
         self.fetches += 1
+        self._remember(found.forecasts + found.other_forecasts)
         now = _from_station_weather(found)
         if found.errors:
             log.warning("weather_partial", station=station.icao, errors=list(found.errors))
             if cached is not None:
                 now = _keep_last_good(now, cached[1])
+        now = await self._with_previous_day(now, station, day, as_of)
         self._cache[key] = (as_of, now)
         # Forget days that have ended so the cache stays bounded.
         for old in [k for k in self._cache if k[0] == station.icao and k[1] < day]:
             del self._cache[old]
+        horizon = day - timedelta(days=2)
+        for store in (self._seen, self._settled):
+            for gone in [k for k in store if k[0] == station.icao and k[1] < horizon]:
+                del store[gone]
         return now
+
+    def _remember(self, forecasts: Sequence[Forecast]) -> None:
+        for f in forecasts:
+            if f.issued_at is not None:
+                issues = self._seen.setdefault((f.station, f.target_date), {})
+                issues[(f.source, f.issued_at)] = f
+
+    async def _with_previous_day(
+        self, now: WeatherNow, station: Station, day: date, as_of: datetime
+    ) -> WeatherNow:
+        """``now`` with the forecasts seen for the day before and its settled maximum."""
+        before = day - timedelta(days=1)
+        issued = [
+            (f.issued_at, f.source, f)
+            for f in self._seen.get((station.icao, before), {}).values()
+            if f.issued_at is not None and f.issued_at <= as_of
+        ]
+        issued.sort(key=lambda x: (x[0], x[1]))
+        settled = self._settled.get((station.icao, before))
+        if settled is None and as_of >= climate_day_bounds(day, station)[0] + OBS_DELAY:
+            try:
+                settled, errors = await self._feed.settled_max(station, before, as_of)
+            except MilkbotError as e:
+                settled, errors = None, (str(e),)
+            if errors:
+                log.warning("weather_cli_partial", station=station.icao, errors=list(errors))
+            if settled is not None:
+                self._settled[(station.icao, before)] = settled
+        value, published = None, None
+        if settled is not None and settled.published_at <= as_of:
+            value, published = settled.max_f, settled.published_at
+        return replace(
+            now,
+            previous_forecasts=tuple(f for _, _, f in issued),
+            previous_max_f=value,
+            previous_max_at=published,
+        )
 
 
 def _keep_last_good(new: WeatherNow, last: WeatherNow) -> WeatherNow:
