@@ -12,7 +12,8 @@ Rules (no look-ahead):
   maximum is a feature only once it is known (a warm evening before a cold front can set the
   next climate day's maximum just after midnight);
 * a market price is the last quote (or trade) with ``ts <= decision_time`` and at most
-  ``MAX_PRICE_AGE`` old;
+  ``MAX_PRICE_AGE`` old; a market's recent prints are those with ``ts <= decision_time`` in
+  the ``PRINT_WINDOW`` before its last print (so a stale market keeps its last burst);
 * a settled label is known only ``LABEL_DELAY`` after the market's close.
 """
 
@@ -32,6 +33,8 @@ from milkbot.domain.stations import by_icao
 from milkbot.errors import DataError
 
 MAX_PRICE_AGE = timedelta(hours=3)
+PRINT_WINDOW = timedelta(hours=3)
+MAX_PRINTS = 200  # most recent prints kept per market
 LABEL_DELAY = timedelta(hours=12)
 OBS_DELAY = timedelta(hours=6)
 HOURLY_DELAY = timedelta(hours=1)
@@ -47,13 +50,29 @@ OBSERVED_HOURLY_SOURCES = frozenset({"metar", "asos", "nws-observations"})
 
 
 @dataclass(frozen=True, slots=True)
+class TradePrint:
+    """One execution of a market known at the decision time."""
+
+    age_hours: float  # decision time minus the print's time
+    prob: float  # YES price / 100
+    count: float  # contracts
+    taker_yes: bool | None  # the aggressor bought YES (printed at the ask); None if unknown
+
+
+@dataclass(frozen=True, slots=True)
 class MarketPrice:
-    """The market's YES price of one bracket at the decision time."""
+    """The market's YES price of one bracket at the decision time.
+
+    ``prints`` (trade datasets only) are the market's executions with ``ts <= decision_time``
+    in the ``PRINT_WINDOW`` before its last one, oldest first; empty where only quotes (or
+    one print) are known.
+    """
 
     prob: float | None
     scorable: bool  # two-sided quote, or a trade at most MAX_PRICE_AGE old
-    kind: str | None  # "quote", "trade" or None
+    kind: str | None  # "quote", "trade", "stale" or None
     age_hours: float | None
+    prints: tuple[TradePrint, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -483,6 +502,7 @@ def market_prices(
         j = pd.merge_asof(
             left, tr, left_on="T", right_on="created_time", by="ticker", direction="backward"
         )
+        tape = _PrintTape(ds.trades, set(tickers))
         for t, T, ts, px in zip(
             j["ticker"], j["T"], j["created_time"], j["yes_price"], strict=True
         ):
@@ -491,8 +511,63 @@ def market_prices(
                 continue
             age = (T - ts).total_seconds() / 3600.0
             fresh = T - ts <= MAX_PRICE_AGE
-            out[t] = MarketPrice(float(px) / 100.0, fresh, "trade" if fresh else "stale", age)
+            out[t] = MarketPrice(
+                float(px) / 100.0,
+                fresh,
+                "trade" if fresh else "stale",
+                age,
+                tape.recent(t, T),
+            )
     return out
+
+
+class _PrintTape:
+    """Each market's prints sorted by time, for as-of windows of recent prints."""
+
+    def __init__(self, trades: pd.DataFrame, tickers: set[str]) -> None:
+        tr = trades[trades["ticker"].isin(tickers)]
+        order = np.lexsort(
+            (
+                tr["created_time"].astype("datetime64[ns, UTC]").astype(np.int64).to_numpy(),
+                tr["ticker"].to_numpy(dtype=str),
+            )
+        )
+        tr = tr.iloc[order]
+        self.ts = tr["created_time"].astype("datetime64[ns, UTC]").astype(np.int64).to_numpy()
+        self.price = tr["yes_price"].to_numpy(dtype=float) / 100.0
+        # A reduced table (the backtest's) may lack the size and side: unknown then.
+        n = len(tr)
+        count = tr["count"].to_numpy(dtype=float) if "count" in tr else np.ones(n)
+        self.count = np.where(np.isfinite(count) & (count > 0), count, 1.0)
+        side = tr["taker_side"].to_numpy(dtype=object) if "taker_side" in tr else [None] * n
+        self.taker: list[bool | None] = [x == "yes" if isinstance(x, str) else None for x in side]
+        names = tr["ticker"].to_numpy(dtype=str)
+        self.spans: dict[str, tuple[int, int]] = {}
+        if len(names):
+            starts = np.flatnonzero(np.r_[True, names[1:] != names[:-1]])
+            ends = np.r_[starts[1:], len(names)]
+            for a, b in zip(starts, ends, strict=True):
+                self.spans[str(names[a])] = (int(a), int(b))
+
+    def recent(self, ticker: str, t: pd.Timestamp) -> tuple[TradePrint, ...]:
+        """Prints of ``ticker`` with ts <= t in the PRINT_WINDOW before its last one."""
+        lo, hi = self.spans.get(ticker, (0, 0))
+        tn = int(pd.Timestamp(t).as_unit("ns").value)
+        end = lo + int(np.searchsorted(self.ts[lo:hi], tn, side="right"))
+        if end <= lo:
+            return ()
+        first = self.ts[end - 1] - int(PRINT_WINDOW.total_seconds() * 1e9)
+        start = lo + int(np.searchsorted(self.ts[lo:end], first, side="left"))
+        start = max(start, end - MAX_PRINTS)
+        return tuple(
+            TradePrint(
+                (tn - int(self.ts[k])) / 3.6e12,
+                float(self.price[k]),
+                float(self.count[k]),
+                self.taker[k],
+            )
+            for k in range(start, end)
+        )
 
 
 def event_features(
