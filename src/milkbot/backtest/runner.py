@@ -48,7 +48,9 @@ from milkbot.domain.stations import by_city
 from milkbot.errors import DatasetError
 from milkbot.features.event import (
     HOURLY_DELAY,
+    MAX_PRINTS,
     OBSERVED_HOURLY_SOURCES,
+    PRINT_WINDOW,
     DatasetIndex,
     Event,
     EventFeatures,
@@ -240,9 +242,10 @@ def decision_prices(
 ) -> list[MarketPrice]:
     """:func:`market_prices` of many (ticker, time) pairs in one call.
 
-    ``market_prices`` takes one time per ticker and only ever uses the last quote (or print)
-    at or before that time, so each pair gets a key of its own and a reduced table holding
-    exactly that row: the answers are those of the full table.
+    ``market_prices`` takes one time per ticker and only ever uses the last quote (or, for
+    prints, the last one and those within ``PRINT_WINDOW`` before it) at or before that time,
+    so each pair gets a key of its own and a reduced table holding exactly those rows: the
+    answers are those of the full table.
     """
     if not pairs:
         return []
@@ -268,18 +271,36 @@ def decision_prices(
         quotes = pd.DataFrame(rows)
         quotes["ts"] = pd.to_datetime(quotes["ts"], unit="ns", utc=True)
     elif index.has_trades:
-        trows: dict[str, list[object]] = {"ticker": [], "created_time": [], "yes_price": []}
+        trows: dict[str, list[object]] = {
+            "ticker": [],
+            "created_time": [],
+            "yes_price": [],
+            "count": [],
+            "taker_side": [],
+        }
+        window = int(PRINT_WINDOW.total_seconds() * 1e9)
         for key, (ticker, t) in zip(keys, pairs, strict=True):
             p = data.prints(ticker)
             if p is None:
                 continue
-            i = int(np.searchsorted(p.ts, to_ns(t), side="right")) - 1
-            if i >= 0:
-                trows["ticker"].append(key)
-                trows["created_time"].append(int(p.ts[i]))
-                trows["yes_price"].append(int(p.price[i]))
+            end = int(np.searchsorted(p.ts, to_ns(t), side="right"))
+            if end > 0:
+                # The last print and the recent ones before it (as market_prices keeps them).
+                first = int(np.searchsorted(p.ts, int(p.ts[end - 1]) - window, side="left"))
+                for i in range(max(first, end - MAX_PRINTS), end):
+                    trows["ticker"].append(key)
+                    trows["created_time"].append(int(p.ts[i]))
+                    trows["yes_price"].append(int(p.price[i]))
+                    trows["count"].append(float(p.count[i]))
+                    trows["taker_side"].append("yes" if p.taker_yes[i] else "no")
         if not trows["ticker"]:
-            trows = {"ticker": ["#none"], "created_time": [0], "yes_price": [50]}
+            trows = {
+                "ticker": ["#none"],
+                "created_time": [0],
+                "yes_price": [50],
+                "count": [1.0],
+                "taker_side": ["yes"],
+            }
         trades = pd.DataFrame(trows)
         trades["created_time"] = pd.to_datetime(trades["created_time"], unit="ns", utc=True)
     slim = DatasetIndex(
