@@ -11,6 +11,7 @@ from milkbot.errors import ConfigError
 from milkbot.strategies.climatology import MonthlyClimate
 from milkbot.strategies.errors_model import ErrorModel
 from milkbot.strategies.factory import build_ensemble
+from milkbot.strategies.market import MarketStrategy
 from milkbot.strategies.params import Params, available_versions, load_params, write_params
 
 
@@ -22,6 +23,8 @@ def _params(version: str = "v1") -> Params:
         climatology={"KNYC": {7: MonthlyClimate(84.123456, 5.5, 250, date(2023, 7, 31))}},
         nws={"KNYC|*|1": ErrorModel(0.1234567, 2.0, 0.05, 4.0, 300)},
         market_gamma=1.0456789,
+        market_smooth=0.51234,
+        market_stale=-0.2,
         nowcast_deltas={"KNYC": [(11.0, 2.5)]},
         ensemble_weights={"market": 0.7, "nws": 0.3},
     )
@@ -32,6 +35,7 @@ def test_round_trip_and_deterministic_bytes(tmp_path: Path) -> None:
     first = p.read_bytes()
     loaded = load_params("v1", tmp_path)
     assert loaded.market_gamma == pytest.approx(1.0457)
+    assert (loaded.market_smooth, loaded.market_stale) == (pytest.approx(0.5123), -0.2)
     assert loaded.nws["KNYC|*|1"].bias == pytest.approx(0.1235)
     write_params(loaded, tmp_path)
     assert p.read_bytes() == first
@@ -61,3 +65,9 @@ def test_packaged_parameters_build_the_ensemble() -> None:
         "climatology",
         "placement",
     }
+    market = next(s for s in ens.strategies if isinstance(s, MarketStrategy))
+    assert (market.gamma, market.smooth, market.stale) == (
+        params.market_gamma,
+        params.market_smooth,
+        params.market_stale,
+    )

@@ -133,6 +133,8 @@ def calibrate(
         climatology=normals,
         nws=table,
         market_gamma=market.gamma,
+        market_smooth=market.smooth,
+        market_stale=market.stale,
         nowcast_deltas={k: sorted(v) for k, v in sorted(nowcast.deltas.items())},
         ensemble_weights=weights,
         placement_counts=placement.counts,

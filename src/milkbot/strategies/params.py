@@ -32,6 +32,8 @@ class Params:
     climatology: dict[str, dict[int, MonthlyClimate]] = field(default_factory=dict)
     nws: dict[str, ErrorModel] = field(default_factory=dict)
     market_gamma: float = 1.0
+    market_smooth: float = 0.0
+    market_stale: float = 0.0
     nowcast_deltas: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     ensemble_weights: dict[str, float] = field(default_factory=dict)
     placement_counts: dict[int, list[float]] = field(default_factory=dict)
@@ -59,6 +61,8 @@ class Params:
             },
             "nws": {k: v.to_dict() for k, v in sorted(self.nws.items())},
             "market_gamma": round(self.market_gamma, 4),
+            "market_smooth": round(self.market_smooth, 4),
+            "market_stale": round(self.market_stale, 4),
             "nowcast_deltas": {
                 st: [[round(h, 2), round(d, 2)] for h, d in rows]
                 for st, rows in sorted(self.nowcast_deltas.items())
@@ -96,6 +100,8 @@ class Params:
                 climatology=clim,
                 nws={k: ErrorModel.from_dict(v) for k, v in d.get("nws", {}).items()},
                 market_gamma=float(d.get("market_gamma", 1.0)),
+                market_smooth=float(d.get("market_smooth", 0.0)),
+                market_stale=float(d.get("market_stale", 0.0)),
                 nowcast_deltas={
                     st: [(float(h), float(x)) for h, x in rows]
                     for st, rows in d.get("nowcast_deltas", {}).items()
