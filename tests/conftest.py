@@ -8,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from milkbot.domain.brackets import Bracket
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -99,3 +101,50 @@ def sqlite_settings(tmp_path: Path):  # type: ignore[no-untyped-def]
     from milkbot.settings import Settings
 
     return Settings(data_dir=tmp_path / "var", _env_file=None)  # type: ignore[call-arg]
+
+
+# The six brackets of KXHIGHNY-25FEB10 in the tape (ticker suffix, strike type, floor, cap).
+FEB10_EVENT = "KXHIGHNY-25FEB10"
+FEB10_CLOSE = "2025-02-11T04:59:00Z"
+FEB10_BRACKETS = (
+    ("T30", "less", "", "30"),
+    ("B30.5", "between", "30", "31"),
+    ("B32.5", "between", "32", "33"),
+    ("B34.5", "between", "34", "35"),
+    ("B36.5", "between", "36", "37"),
+    ("T37", "greater", "37", ""),
+)
+
+
+def feb10_market_rows(close: str = FEB10_CLOSE) -> list[dict[str, object]]:
+    """``markets.csv`` rows of KXHIGHNY-25FEB10 (settled 35 degF: B34.5 won)."""
+    return [
+        {
+            "ticker": f"{FEB10_EVENT}-{s}",
+            "event_ticker": FEB10_EVENT,
+            "series_ticker": "KXHIGHNY",
+            "city": "NYC",
+            "station": "KNYC",
+            "event_date": "2025-02-10",
+            "strike_type": st,
+            "floor_strike": fl,
+            "cap_strike": cp,
+            "open_time": "",
+            "close_time": close,
+            "result": "yes" if s == "B34.5" else "no",
+            "expiration_value": "35",
+        }
+        for s, st, fl, cp in FEB10_BRACKETS
+    ]
+
+
+def six_brackets() -> tuple[Bracket, ...]:
+    """A six-bracket partition: <=46, 47-48, 49-50, 51-52, 53-54, >=55."""
+    return (
+        Bracket.from_strikes("less", None, 47),
+        Bracket.from_strikes("between", 47, 48),
+        Bracket.from_strikes("between", 49, 50),
+        Bracket.from_strikes("between", 51, 52),
+        Bracket.from_strikes("between", 53, 54),
+        Bracket.from_strikes("greater", 54, None),
+    )

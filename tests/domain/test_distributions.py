@@ -7,6 +7,7 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.conftest import six_brackets
 
 from milkbot.domain.brackets import Bracket
 from milkbot.domain.distributions import (
@@ -23,14 +24,7 @@ from milkbot.domain.distributions import (
 )
 from milkbot.errors import DataError
 
-SIX = (
-    Bracket.from_strikes("less", None, 47),
-    Bracket.from_strikes("between", 47, 48),
-    Bracket.from_strikes("between", 49, 50),
-    Bracket.from_strikes("between", 51, 52),
-    Bracket.from_strikes("between", 53, 54),
-    Bracket.from_strikes("greater", 54, None),
-)
+SIX = six_brackets()
 
 
 def test_gaussian_cdf_matches_known_values() -> None:

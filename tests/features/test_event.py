@@ -16,6 +16,7 @@ from milkbot.features.event import (
     event_features,
     synthetic_brackets,
 )
+from tests.conftest import feb10_market_rows
 
 
 def _write(directory: Path, name: str, rows: list[dict[str, object]]) -> None:
@@ -28,35 +29,10 @@ def tiny(tmp_path: Path) -> Path:
     """One NYC event (tickers and bounds copied from KXHIGHNY-25FEB10 in the tape)."""
     d = tmp_path / "tiny"
     close = "2025-02-11T04:59:00Z"
-    brackets = [
-        ("T30", "less", "", "30"),
-        ("B30.5", "between", "30", "31"),
-        ("B32.5", "between", "32", "33"),
-        ("B34.5", "between", "34", "35"),
-        ("B36.5", "between", "36", "37"),
-        ("T37", "greater", "37", ""),
-    ]
     _write(
         d,
         "markets",
-        [
-            {
-                "ticker": f"KXHIGHNY-25FEB10-{s}",
-                "event_ticker": "KXHIGHNY-25FEB10",
-                "series_ticker": "KXHIGHNY",
-                "city": "NYC",
-                "station": "KNYC",
-                "event_date": "2025-02-10",
-                "strike_type": st,
-                "floor_strike": fl,
-                "cap_strike": cp,
-                "open_time": "",
-                "close_time": close,
-                "result": "yes" if s == "B34.5" else "no",
-                "expiration_value": "35",
-            }
-            for s, st, fl, cp in brackets
-        ],
+        feb10_market_rows(close),
     )
     _write(
         d,

@@ -18,17 +18,9 @@ from milkbot.features.event import (
     event_features,
     market_prices,
 )
+from tests.conftest import FEB10_BRACKETS, FEB10_CLOSE, FEB10_EVENT, feb10_market_rows
 
-EVENT = "KXHIGHNY-25FEB10"
-CLOSE = "2025-02-11T04:59:00Z"
-BRACKETS = [
-    ("T30", "less", "", "30"),
-    ("B30.5", "between", "30", "31"),
-    ("B32.5", "between", "32", "33"),
-    ("B34.5", "between", "34", "35"),
-    ("B36.5", "between", "36", "37"),
-    ("T37", "greater", "37", ""),
-]
+EVENT, CLOSE, BRACKETS = FEB10_EVENT, FEB10_CLOSE, FEB10_BRACKETS
 T = datetime(2025, 2, 10, 17, 0, tzinfo=UTC)
 
 
@@ -47,26 +39,7 @@ def tape(tmp_path: Path) -> Path:
     """One NYC event (tickers and bounds of KXHIGHNY-25FEB10) with a small trade tape."""
     d = tmp_path / "tape"
     d.mkdir()
-    pd.DataFrame(
-        [
-            {
-                "ticker": f"{EVENT}-{s}",
-                "event_ticker": EVENT,
-                "series_ticker": "KXHIGHNY",
-                "city": "NYC",
-                "station": "KNYC",
-                "event_date": "2025-02-10",
-                "strike_type": st,
-                "floor_strike": fl,
-                "cap_strike": cp,
-                "open_time": "",
-                "close_time": CLOSE,
-                "result": "yes" if s == "B34.5" else "no",
-                "expiration_value": "35",
-            }
-            for s, st, fl, cp in BRACKETS
-        ]
-    ).to_csv(d / "markets.csv", index=False)
+    pd.DataFrame(feb10_market_rows(CLOSE)).to_csv(d / "markets.csv", index=False)
     pd.DataFrame(
         [
             _trade("B34.5", "2025-02-10T12:00:00Z", 30, 5, "yes"),  # > 3 h before the last

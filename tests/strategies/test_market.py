@@ -18,15 +18,9 @@ from milkbot.strategies.market import (
     disjoint,
     fit_coefficients,
 )
+from tests.conftest import six_brackets
 
-SIX = (
-    Bracket.from_strikes("less", None, 47),
-    Bracket.from_strikes("between", 47, 48),
-    Bracket.from_strikes("between", 49, 50),
-    Bracket.from_strikes("between", 51, 52),
-    Bracket.from_strikes("between", 53, 54),
-    Bracket.from_strikes("greater", 54, None),
-)
+SIX = six_brackets()
 CLOSE = datetime(2025, 2, 11, 4, 59, tzinfo=UTC)
 T = datetime(2025, 2, 10, 16, 59, tzinfo=UTC)
 

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from milkbot.domain.brackets import Bracket
 from milkbot.features.event import Event, EventFeatures, ForecastInput, MarketPrice
 from milkbot.strategies.base import History
 from milkbot.strategies.climatology import ClimatologyStrategy, MonthlyClimate
@@ -20,15 +19,9 @@ from milkbot.strategies.errors_model import ErrorModel, fit_error_model
 from milkbot.strategies.market import MarketStrategy, fit_gamma
 from milkbot.strategies.nowcast import NowcastStrategy
 from milkbot.strategies.nws import NwsStrategy, prepare_pairs
+from tests.conftest import six_brackets
 
-SIX = (
-    Bracket.from_strikes("less", None, 47),
-    Bracket.from_strikes("between", 47, 48),
-    Bracket.from_strikes("between", 49, 50),
-    Bracket.from_strikes("between", 51, 52),
-    Bracket.from_strikes("between", 53, 54),
-    Bracket.from_strikes("greater", 54, None),
-)
+SIX = six_brackets()
 CLOSE = datetime(2025, 2, 11, 4, 59, tzinfo=UTC)
 T = datetime(2025, 2, 10, 16, 59, tzinfo=UTC)
 
