@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from milkbot.clock import FixedClock
 from milkbot.domain.market import Market
-from milkbot.domain.stations import by_city
+from milkbot.domain.stations import Station, by_city
 from milkbot.trader.features import live_features
 from milkbot.trader.weather_feed import LIVE_SOURCE, LiveWeather, WeatherNow
 from milkbot.venues.kalshi import parsing
@@ -21,14 +21,15 @@ AUS = by_city("AUS")
 KALSHI = NWS_API.parents[1] / "kalshi"
 
 
-def event_markets(day: date) -> list[Market]:
-    """Real recorded KXHIGHNY markets, moved to an AUS event on ``day`` (close 23:59 CST)."""
+def markets_for(station: Station, series: str, day: date) -> list[Market]:
+    """Real recorded KXHIGHNY markets moved to ``station``'s event on ``day`` (close 23:59 LST)."""
     payload = json.loads(
         (KALSHI / "real-2026-07_GET-markets_KXHIGHNY_open_trimmed.json").read_text()
     )
     markets, _ = parsing.markets_page(payload)
-    event = f"KXHIGHAUS-{day:%y%b%d}".upper()
-    close = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(hours=29, minutes=59)
+    event = f"{series}-{day:%y%b%d}".upper()
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    close = start - timedelta(hours=station.std_offset_hours) + timedelta(hours=23, minutes=59)
     return [
         dataclasses.replace(
             m,
@@ -85,7 +86,7 @@ async def test_forecasts_are_fetched_once_per_ttl_and_feed_the_features() -> Non
     await weather.current(AUS, day, clock.now())
     assert len(upstream.requests) > calls and weather.fetches == 2
 
-    markets = event_markets(day)
+    markets = markets_for(AUS, "KXHIGHAUS", day)
     built = live_features(AUS, markets[0].event_ticker, day, markets, clock.now(), weather=first)
     assert built is not None
     features, weather_time = built

@@ -9,7 +9,6 @@ back by whole days (:func:`shifted_grid`); its values and layout are untouched.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -19,14 +18,13 @@ import pandas as pd
 from milkbot.clock import FixedClock
 from milkbot.datasets import load_dataset
 from milkbot.domain.market import Market
-from milkbot.domain.stations import Station, by_city
+from milkbot.domain.stations import by_city
 from milkbot.features.event import EventFeatures, build_index, event_features
 from milkbot.trader.features import live_features
 from milkbot.trader.weather_feed import HourlyTemperatures, WeatherNow
-from milkbot.venues.kalshi import parsing
 from milkbot.weather.cli_report import parse_cli
 from tests.conftest import read_canonical, write_canonical
-from tests.trader.test_live_weather import KALSHI, live
+from tests.trader.test_live_weather import live, markets_for
 from tests.weather.conftest import NWS_API, NWS_CLI, Upstream, body, nws_json
 
 HOU = by_city("HOU")
@@ -42,27 +40,6 @@ def shifted_grid(delta: timedelta) -> bytes:
     """The recorded raw grid with every timestamp moved back by ``delta``."""
     raw = (NWS_API / "gridpoints_TAE_58,65_raw_grid_2022-02-04_pynws.json").read_text()
     return _ISO.sub(lambda m: (datetime.fromisoformat(m[0]) - delta).isoformat(), raw).encode()
-
-
-def markets_for(station: Station, series: str, day: date) -> list[Market]:
-    """Real recorded KXHIGHNY markets moved to ``station``'s event on ``day`` (close 23:59 LST)."""
-    payload = json.loads(
-        (KALSHI / "real-2026-07_GET-markets_KXHIGHNY_open_trimmed.json").read_text()
-    )
-    markets, _ = parsing.markets_page(payload)
-    event = f"{series}-{day:%y%b%d}".upper()
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    close = start - timedelta(hours=station.std_offset_hours) + timedelta(hours=23, minutes=59)
-    return [
-        dataclasses.replace(
-            m,
-            ticker=m.ticker.replace(m.event_ticker, event),
-            event_ticker=event,
-            close_time=close,
-            status="active",
-        )
-        for m in markets
-    ]
 
 
 def hou_upstream() -> Upstream:
