@@ -287,12 +287,12 @@ def decision_prices(
             if end > 0:
                 # The last print and the recent ones before it (as market_prices keeps them).
                 first = int(np.searchsorted(p.ts, int(p.ts[end - 1]) - window, side="left"))
-                for i in range(max(first, end - MAX_PRINTS), end):
-                    trows["ticker"].append(key)
-                    trows["created_time"].append(int(p.ts[i]))
-                    trows["yes_price"].append(int(p.price[i]))
-                    trows["count"].append(float(p.count[i]))
-                    trows["taker_side"].append("yes" if p.taker_yes[i] else "no")
+                lo = max(first, end - MAX_PRINTS)
+                trows["ticker"] += [key] * (end - lo)
+                trows["created_time"] += p.ts[lo:end].tolist()
+                trows["yes_price"] += p.price[lo:end].astype(int).tolist()
+                trows["count"] += p.count[lo:end].astype(float).tolist()
+                trows["taker_side"] += np.where(p.taker_yes[lo:end], "yes", "no").tolist()
         if not trows["ticker"]:
             trows = {
                 "ticker": ["#none"],

@@ -539,8 +539,9 @@ class _PrintTape:
         n = len(tr)
         count = tr["count"].to_numpy(dtype=float) if "count" in tr else np.ones(n)
         self.count = np.where(np.isfinite(count) & (count > 0), count, 1.0)
-        side = tr["taker_side"].to_numpy(dtype=object) if "taker_side" in tr else [None] * n
-        self.taker: list[bool | None] = [x == "yes" if isinstance(x, str) else None for x in side]
+        side = tr["taker_side"] if "taker_side" in tr else pd.Series([None] * n, dtype=object)
+        self.taker_yes = (side == "yes").to_numpy(dtype=bool)
+        self.taker_known = side.isin(("yes", "no")).to_numpy(dtype=bool)
         names = tr["ticker"].to_numpy(dtype=str)
         self.spans: dict[str, tuple[int, int]] = {}
         if len(names):
@@ -559,14 +560,14 @@ class _PrintTape:
         first = self.ts[end - 1] - int(PRINT_WINDOW.total_seconds() * 1e9)
         start = lo + int(np.searchsorted(self.ts[lo:end], first, side="left"))
         start = max(start, end - MAX_PRINTS)
+        ages = ((tn - self.ts[start:end]) / 3.6e12).tolist()
+        prices = self.price[start:end].tolist()
+        counts = self.count[start:end].tolist()
+        yes = self.taker_yes[start:end].tolist()
+        known = self.taker_known[start:end].tolist()
         return tuple(
-            TradePrint(
-                (tn - int(self.ts[k])) / 3.6e12,
-                float(self.price[k]),
-                float(self.count[k]),
-                self.taker[k],
-            )
-            for k in range(start, end)
+            TradePrint(a, p, c, y if k else None)
+            for a, p, c, y, k in zip(ages, prices, counts, yes, known, strict=True)
         )
 
 
