@@ -48,9 +48,7 @@ from milkbot.domain.stations import by_city
 from milkbot.errors import DatasetError
 from milkbot.features.event import (
     HOURLY_DELAY,
-    MAX_PRINTS,
     OBSERVED_HOURLY_SOURCES,
-    PRINT_WINDOW,
     DatasetIndex,
     Event,
     EventFeatures,
@@ -59,6 +57,7 @@ from milkbot.features.event import (
     climate_day_start,
     event_features,
     market_prices,
+    price_from_prints,
 )
 from milkbot.oms.ids import client_order_id
 from milkbot.oms.policy import ReplacePolicy, Verdict
@@ -242,18 +241,28 @@ def decision_prices(
 ) -> list[MarketPrice]:
     """:func:`market_prices` of many (ticker, time) pairs in one call.
 
-    ``market_prices`` takes one time per ticker and only ever uses the last quote (or, for
-    prints, the last one and those within ``PRINT_WINDOW`` before it) at or before that time,
-    so each pair gets a key of its own and a reduced table holding exactly those rows: the
-    answers are those of the full table.
+    Prints are priced by :func:`price_from_prints` on the backtest's own arrays, as
+    ``market_prices`` prices them. ``market_prices`` takes one time per ticker and only ever
+    uses the last quote at or before that time, so for quotes each pair gets a key of its own
+    and a reduced table holding exactly that row: the answers are those of the full table.
     """
     if not pairs:
         return []
+    none = MarketPrice(None, False, None, None)
+    if not index.has_quotes and index.has_trades:
+        out: list[MarketPrice] = []
+        for ticker, t in pairs:
+            p = data.prints(ticker)
+            if p is None:
+                out.append(none)
+                continue
+            known = np.ones(len(p.ts), dtype=bool)
+            out.append(price_from_prints(p.ts, p.price, p.count, p.taker_yes, known, to_ns(t)))
+        return out
     keys = [f"#{j}" for j in range(len(pairs))]
     times = [t for _, t in pairs]
     ds = index.dataset
     quotes: pd.DataFrame | None = None
-    trades: pd.DataFrame | None = None
     if index.has_quotes:
         rows: dict[str, list[object]] = {"ticker": [], "ts": [], "yes_bid": [], "yes_ask": []}
         for key, (ticker, t) in zip(keys, pairs, strict=True):
@@ -270,44 +279,11 @@ def decision_prices(
             rows = {"ticker": ["#none"], "ts": [0], "yes_bid": [np.nan], "yes_ask": [np.nan]}
         quotes = pd.DataFrame(rows)
         quotes["ts"] = pd.to_datetime(quotes["ts"], unit="ns", utc=True)
-    elif index.has_trades:
-        trows: dict[str, list[object]] = {
-            "ticker": [],
-            "created_time": [],
-            "yes_price": [],
-            "count": [],
-            "taker_side": [],
-        }
-        window = int(PRINT_WINDOW.total_seconds() * 1e9)
-        for key, (ticker, t) in zip(keys, pairs, strict=True):
-            p = data.prints(ticker)
-            if p is None:
-                continue
-            end = int(np.searchsorted(p.ts, to_ns(t), side="right"))
-            if end > 0:
-                # The last print and the recent ones before it (as market_prices keeps them).
-                first = int(np.searchsorted(p.ts, int(p.ts[end - 1]) - window, side="left"))
-                lo = max(first, end - MAX_PRINTS)
-                trows["ticker"] += [key] * (end - lo)
-                trows["created_time"] += p.ts[lo:end].tolist()
-                trows["yes_price"] += p.price[lo:end].astype(int).tolist()
-                trows["count"] += p.count[lo:end].astype(float).tolist()
-                trows["taker_side"] += np.where(p.taker_yes[lo:end], "yes", "no").tolist()
-        if not trows["ticker"]:
-            trows = {
-                "ticker": ["#none"],
-                "created_time": [0],
-                "yes_price": [50],
-                "count": [1.0],
-                "taker_side": ["yes"],
-            }
-        trades = pd.DataFrame(trows)
-        trades["created_time"] = pd.to_datetime(trades["created_time"], unit="ns", utc=True)
     slim = DatasetIndex(
         Dataset(
             sources=ds.sources,
             markets=None,
-            trades=trades,
+            trades=None,
             quotes=quotes,
             forecasts=None,
             observations=None,
@@ -315,7 +291,6 @@ def decision_prices(
         )
     )
     prices = market_prices(slim, keys, times)
-    none = MarketPrice(None, False, None, None)
     return [prices.get(k, none) for k in keys]
 
 

@@ -496,28 +496,9 @@ def market_prices(
         return out
     if index.has_trades:
         assert ds.trades is not None
-        tr = ds.trades[["ticker", "created_time", "yes_price"]]
-        tr = tr[tr["ticker"].isin(set(tickers))].sort_values("created_time", kind="stable")
-        tr = tr.assign(created_time=tr["created_time"].astype("datetime64[us, UTC]"))
-        j = pd.merge_asof(
-            left, tr, left_on="T", right_on="created_time", by="ticker", direction="backward"
-        )
         tape = _PrintTape(ds.trades, set(tickers))
-        for t, T, ts, px in zip(
-            j["ticker"], j["T"], j["created_time"], j["yes_price"], strict=True
-        ):
-            if pd.isna(ts):
-                out[t] = MarketPrice(None, False, None, None)
-                continue
-            age = (T - ts).total_seconds() / 3600.0
-            fresh = T - ts <= MAX_PRICE_AGE
-            out[t] = MarketPrice(
-                float(px) / 100.0,
-                fresh,
-                "trade" if fresh else "stale",
-                age,
-                tape.recent(t, T),
-            )
+        for t, T in zip(tickers, decision_times, strict=True):
+            out[t] = tape.price(t, int(pd.Timestamp(T).as_unit("ns").value))
     return out
 
 
@@ -534,11 +515,10 @@ class _PrintTape:
         )
         tr = tr.iloc[order]
         self.ts = tr["created_time"].astype("datetime64[ns, UTC]").astype(np.int64).to_numpy()
-        self.price = tr["yes_price"].to_numpy(dtype=float) / 100.0
-        # A reduced table (the backtest's) may lack the size and side: unknown then.
+        self.cents = tr["yes_price"].to_numpy(dtype=float)
+        # A reduced table may lack the size and side: unknown then.
         n = len(tr)
-        count = tr["count"].to_numpy(dtype=float) if "count" in tr else np.ones(n)
-        self.count = np.where(np.isfinite(count) & (count > 0), count, 1.0)
+        self.count = tr["count"].to_numpy(dtype=float) if "count" in tr else np.ones(n)
         side = tr["taker_side"] if "taker_side" in tr else pd.Series([None] * n, dtype=object)
         self.taker_yes = (side == "yes").to_numpy(dtype=bool)
         self.taker_known = side.isin(("yes", "no")).to_numpy(dtype=bool)
@@ -550,25 +530,63 @@ class _PrintTape:
             for a, b in zip(starts, ends, strict=True):
                 self.spans[str(names[a])] = (int(a), int(b))
 
-    def recent(self, ticker: str, t: pd.Timestamp) -> tuple[TradePrint, ...]:
-        """Prints of ``ticker`` with ts <= t in the PRINT_WINDOW before its last one."""
+    def price(self, ticker: str, t_ns: int) -> MarketPrice:
+        """The market price of ``ticker`` at ``t_ns`` (:func:`price_from_prints`)."""
         lo, hi = self.spans.get(ticker, (0, 0))
-        tn = int(pd.Timestamp(t).as_unit("ns").value)
-        end = lo + int(np.searchsorted(self.ts[lo:hi], tn, side="right"))
-        if end <= lo:
-            return ()
-        first = self.ts[end - 1] - int(PRINT_WINDOW.total_seconds() * 1e9)
-        start = lo + int(np.searchsorted(self.ts[lo:end], first, side="left"))
-        start = max(start, end - MAX_PRINTS)
-        ages = ((tn - self.ts[start:end]) / 3.6e12).tolist()
-        prices = self.price[start:end].tolist()
-        counts = self.count[start:end].tolist()
-        yes = self.taker_yes[start:end].tolist()
-        known = self.taker_known[start:end].tolist()
-        return tuple(
-            TradePrint(a, p, c, y if k else None)
-            for a, p, c, y, k in zip(ages, prices, counts, yes, known, strict=True)
+        return price_from_prints(
+            self.ts[lo:hi],
+            self.cents[lo:hi],
+            self.count[lo:hi],
+            self.taker_yes[lo:hi],
+            self.taker_known[lo:hi],
+            t_ns,
         )
+
+
+_WINDOW_NS = int(PRINT_WINDOW.total_seconds() * 1e9)
+_MAX_AGE_NS = int(MAX_PRICE_AGE.total_seconds() * 1e9)
+
+
+def price_from_prints(
+    ts: np.ndarray,
+    cents: np.ndarray,
+    count: np.ndarray,
+    taker_yes: np.ndarray,
+    taker_known: np.ndarray,
+    t_ns: int,
+) -> MarketPrice:
+    """A market's price at ``t_ns`` from its prints (ns times, sorted; YES cents).
+
+    The last print with ``ts <= t_ns`` gives the price (fresh when at most ``MAX_PRICE_AGE``
+    old), and the prints in the ``PRINT_WINDOW`` before it (at most ``MAX_PRINTS``) travel
+    with it. The evaluator and the backtest both price trades through this function.
+    """
+    end = int(np.searchsorted(ts, t_ns, side="right"))
+    if end == 0:
+        return MarketPrice(None, False, None, None)
+    last = int(ts[end - 1])
+    start = max(int(np.searchsorted(ts[:end], last - _WINDOW_NS, side="left")), end - MAX_PRINTS)
+    sizes = count[start:end]
+    sizes = np.where(np.isfinite(sizes) & (sizes > 0), sizes, 1.0)
+    prints = tuple(
+        TradePrint(a, p, c, y if k else None)
+        for a, p, c, y, k in zip(
+            ((t_ns - ts[start:end]) / 3.6e12).tolist(),
+            (cents[start:end] / 100.0).tolist(),
+            sizes.tolist(),
+            taker_yes[start:end].tolist(),
+            taker_known[start:end].tolist(),
+            strict=True,
+        )
+    )
+    fresh = t_ns - last <= _MAX_AGE_NS
+    return MarketPrice(
+        float(cents[end - 1]) / 100.0,
+        fresh,
+        "trade" if fresh else "stale",
+        (t_ns - last) / 3.6e12,
+        prints,
+    )
 
 
 def event_features(
