@@ -112,8 +112,10 @@ async def test_a_cli_published_after_now_is_not_used() -> None:
     assert built is not None and built[0].previous_max_f is None
 
 
-def _dataset(directory: Path, now: WeatherNow, markets: list[Market]) -> None:
-    """The same inputs as a dataset in the canonical layout."""
+def write_dataset(
+    directory: Path, now: WeatherNow, markets: list[Market], day: date = EVENT_DAY
+) -> None:
+    """The same inputs (forecasts, the CLI of 2014-11-30, ``day``'s markets) as a dataset."""
     rows = [
         {
             "station": f.station,
@@ -143,7 +145,7 @@ def _dataset(directory: Path, now: WeatherNow, markets: list[Market]) -> None:
             "series_ticker": "KXHIGHTHOU",
             "city": "HOU",
             "station": "KHOU",
-            "event_date": EVENT_DAY.isoformat(),
+            "event_date": day.isoformat(),
             "strike_type": m.strike_type,
             "floor_strike": "" if m.floor_strike is None else str(m.floor_strike),
             "cap_strike": "" if m.cap_strike is None else str(m.cap_strike),
@@ -162,16 +164,14 @@ async def test_live_and_evaluator_agree_on_the_previous_day(tmp_path: Path) -> N
         at = datetime(2014, 12, 1, hour, tzinfo=UTC)
         live_built, now, markets = await hou_features(at)
         directory = tmp_path / str(hour)
-        _dataset(directory, now, markets)
+        write_dataset(directory, now, markets)
         assert len(read_canonical(directory, "forecasts")) == 4
         index = build_index(load_dataset([directory]))
         (event,) = index.events
         evaluated = event_features(index, event, at)
         assert evaluated.previous_max_f == live_built.previous_max_f
         assert evaluated.previous_forecasts == live_built.previous_forecasts
-        assert sorted(evaluated.forecasts, key=lambda f: f.source) == sorted(
-            live_built.forecasts, key=lambda f: f.source
-        )
+        assert evaluated.forecasts == live_built.forecasts  # the same issues, in one order
     assert live_built.previous_max_f == 79.0
 
 

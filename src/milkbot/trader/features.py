@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from milkbot.domain.brackets import Bracket
 from milkbot.domain.market import Market
 from milkbot.domain.stations import Station
+from milkbot.domain.weather import Forecast
 from milkbot.features.event import (
     OBS_DELAY,
     EventFeatures,
@@ -45,9 +46,11 @@ def live_features(
 ) -> tuple[EventFeatures, datetime | None] | None:
     """Features of one event now, and the time of the newest weather input behind them.
 
-    Only forecasts issued by ``now`` are used, for the event's day and for the day before
-    (``previous_forecasts``, with ``hours_to_close`` 24 h shorter, as the evaluator builds
-    them). The day before's maximum is used once it was published by ``now`` and, as in the
+    ``forecasts`` are every issue of the event's day in ``weather`` (live: the issue history
+    :class:`~milkbot.trader.weather_feed.LiveWeather` keeps) issued by ``now``, oldest first,
+    with ``hours_to_close`` from each issue, as the evaluator builds them from a dataset;
+    ``previous_forecasts`` the same for the day before, with ``hours_to_close`` 24 h shorter.
+    The day before's maximum is used once it was published by ``now`` and, as in the
     evaluator, no sooner than ``OBS_DELAY`` after that day ended. None when the event's
     markets lack brackets or a close time.
     """
@@ -57,34 +60,9 @@ def live_features(
     ms.sort(key=lambda m: _order(m.bracket))
     close = min(m.close_time for m in ms if m.close_time is not None)
     w = weather or WeatherNow("none")
-    forecasts = tuple(
-        ForecastInput(
-            source=f.source,
-            issued_at=f.issued_at,
-            tmax_f=f.tmax_f,
-            sigma_f=f.sigma_f,
-            hours_to_close=(close - f.issued_at).total_seconds() / 3600.0,
-        )
-        for f in w.forecasts
-        if f.issued_at is not None and f.issued_at <= now and f.target_date == event_date
-    )
+    forecasts = _issued_by(w.forecasts, event_date, now, close, 0.0)
     before = event_date - timedelta(days=1)
-    earlier = [
-        (f.issued_at, f.source, f)
-        for f in w.previous_forecasts
-        if f.issued_at is not None and f.issued_at <= now and f.target_date == before
-    ]
-    earlier.sort(key=lambda x: (x[0], x[1]))  # the evaluator's order
-    previous_forecasts = tuple(
-        ForecastInput(
-            source=f.source,
-            issued_at=issued_at,
-            tmax_f=f.tmax_f,
-            sigma_f=f.sigma_f,
-            hours_to_close=(close - issued_at).total_seconds() / 3600.0 - 24.0,
-        )
-        for issued_at, _, f in earlier
-    )
+    previous_forecasts = _issued_by(w.previous_forecasts, before, now, close, 24.0)
     previous_max = None
     if (
         w.previous_max_at is not None
@@ -114,6 +92,30 @@ def live_features(
         previous_forecasts=previous_forecasts,
     )
     return features, weather_time
+
+
+def _issued_by(
+    forecasts: tuple[Forecast, ...], day: date, now: datetime, close: datetime, shift: float
+) -> tuple[ForecastInput, ...]:
+    """The forecasts of ``day`` issued by ``now`` in the evaluator's order and terms."""
+    rows = sorted(
+        (
+            (f.issued_at, f.source, f.tmax_f, f)
+            for f in forecasts
+            if f.issued_at is not None and f.issued_at <= now and f.target_date == day
+        ),
+        key=lambda x: x[:3],
+    )
+    return tuple(
+        ForecastInput(
+            source=f.source,
+            issued_at=issued_at,
+            tmax_f=f.tmax_f,
+            sigma_f=f.sigma_f,
+            hours_to_close=(close - issued_at).total_seconds() / 3600.0 - shift,
+        )
+        for issued_at, _, _, f in rows
+    )
 
 
 def _order(bracket: Bracket | None) -> tuple[float, float]:

@@ -11,6 +11,13 @@ Both also say what is known of the day before (the strategies' ``previous_*`` fe
 forecasts seen for it and its settlement maximum with the time it was published. The
 evaluator's rules (:mod:`milkbot.features.event`) are applied again when the features are
 built, at the decision time.
+
+Live forecasts are kept as an issue history shaped like the datasets' NWS issues, the Selected
+Cities (SCS) product issued at 00:50Z and 12:50Z, four issues per day from 00:50Z the day
+before: per source, one issue per 12-hour cycle ending at a nominal SCS time (the newest
+update of the cycle), none from before the day's first cycle. The gridpoint forecast is
+updated at no fixed schedule, at least every 6 h (weather-gov/api issue 113); counting every
+update as an issue would shrink the issue variance the NWS strategy's spread term was fitted on.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -41,6 +48,22 @@ log = get_logger(__name__)
 
 SOURCE = "open-meteo-hourly-archive"
 LIVE_SOURCE = "nws"
+ISSUE_CYCLE = timedelta(hours=12)
+SCS_FIRST_ISSUE = timedelta(minutes=50)  # 00:50Z, then every ISSUE_CYCLE
+
+
+def issue_cycle(t: datetime) -> datetime:
+    """The nominal SCS issuance time (00:50Z or 12:50Z) that closes the cycle holding ``t``."""
+    t = t.astimezone(UTC)
+    due = datetime(t.year, t.month, t.day, tzinfo=UTC) + SCS_FIRST_ISSUE
+    while due < t:
+        due += ISSUE_CYCLE
+    return due
+
+
+def first_cycle(day: date) -> datetime:
+    """The first SCS issue of ``day``'s maximum: 00:50Z the day before."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) + SCS_FIRST_ISSUE - timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +74,7 @@ class WeatherNow:
     running_max_f: float | None = None
     hours_observed: float = 0.0
     observed_at: datetime | None = None
+    # The day's forecast issues known so far, oldest first (one per source and issue time).
     forecasts: tuple[Forecast, ...] = ()
     station_observed: bool = False  # readings from the settlement station itself
     # The day before: every forecast of it seen so far, and its settlement maximum once
@@ -128,9 +152,16 @@ class LiveWeather:
     What a failed refresh could not get keeps its last good value (its age then shows in
     ``latest``, and the trading desk stops trading the event once it is too old).
 
-    Every forecast fetched is kept by station and target day for two days, so that the day
-    before an event has the issues seen while it was ahead (``previous_forecasts``). The
-    day before's maximum is read from the CLI once ``OBS_DELAY`` has passed since the day
+    Forecasts fetched are kept by station and target day as an issue history (module
+    docstring: one issue per source and 12-hour SCS cycle, the newest fetched; nothing dated
+    after the fetch's ``as_of``), until two days after the target day. ``forecasts`` holds the
+    event day's issues and ``previous_forecasts`` the day before's, oldest first, as
+    :func:`~milkbot.features.event.event_features` orders them. A freshly started trader has
+    only the issues it fetched since it started (fewer issues, a smaller spread term until
+    the history fills). The history assumes ``as_of`` does not go back: asked for an earlier
+    time, it gives nothing dated after it, but a cycle's earlier update, once replaced, is gone.
+
+    The day before's maximum is read from the CLI once ``OBS_DELAY`` has passed since the day
     ended (the evaluator's rule; sooner it could not be used), and no longer asked for once
     a final report has been found.
     """
@@ -182,15 +213,15 @@ class LiveWeather:
             self.failures += 1
             log.warning("alert_weather_failed", station=station.icao, error=str(e))
             last = WeatherNow(LIVE_SOURCE) if cached is None else cached[1]
-            return await self._with_previous_day(last, station, day, as_of)
+            return await self._with_history(last, station, day, as_of)
         self.fetches += 1
-        self._remember(found.forecasts + found.other_forecasts)
+        self._remember(found.forecasts + found.other_forecasts, as_of)
         now = _from_station_weather(found)
         if found.errors:
             log.warning("weather_partial", station=station.icao, errors=list(found.errors))
             if cached is not None:
                 now = _keep_last_good(now, cached[1])
-        now = await self._with_previous_day(now, station, day, as_of)
+        now = await self._with_history(now, station, day, as_of)
         self._cache[key] = (as_of, now)
         # Forget days that have ended so the cache stays bounded.
         for old in [k for k in self._cache if k[0] == station.icao and k[1] < day]:
@@ -201,23 +232,34 @@ class LiveWeather:
                 del store[gone]
         return now
 
-    def _remember(self, forecasts: Sequence[Forecast]) -> None:
+    def _remember(self, forecasts: Sequence[Forecast], as_of: datetime) -> None:
+        """Keep each cycle's newest issue per source, issued by ``as_of`` in the day's window."""
         for f in forecasts:
-            if f.issued_at is not None:
-                issues = self._seen.setdefault((f.station, f.target_date), {})
-                issues[(f.source, f.issued_at)] = f
+            if f.issued_at is None or f.issued_at > as_of:
+                continue
+            cycle = issue_cycle(f.issued_at)
+            if cycle < first_cycle(f.target_date):
+                continue
+            issues = self._seen.setdefault((f.station, f.target_date), {})
+            kept = issues.get((f.source, cycle))
+            if kept is None or kept.issued_at is None or kept.issued_at < f.issued_at:
+                issues[(f.source, cycle)] = f
 
-    async def _with_previous_day(
-        self, now: WeatherNow, station: Station, day: date, as_of: datetime
-    ) -> WeatherNow:
-        """``now`` with the forecasts seen for the day before and its settled maximum."""
-        before = day - timedelta(days=1)
+    def _issues(self, station: Station, day: date, as_of: datetime) -> tuple[Forecast, ...]:
+        """The kept issues of ``day`` issued by ``as_of``, oldest first (ties by source)."""
         issued = [
             (f.issued_at, f.source, f)
-            for f in self._seen.get((station.icao, before), {}).values()
+            for f in self._seen.get((station.icao, day), {}).values()
             if f.issued_at is not None and f.issued_at <= as_of
         ]
         issued.sort(key=lambda x: (x[0], x[1]))
+        return tuple(f for _, _, f in issued)
+
+    async def _with_history(
+        self, now: WeatherNow, station: Station, day: date, as_of: datetime
+    ) -> WeatherNow:
+        """``now`` with the issues of the day and the day before, and the latter's maximum."""
+        before = day - timedelta(days=1)
         settled = self._settled.get((station.icao, before))
         if settled is None and as_of >= climate_day_bounds(day, station)[0] + OBS_DELAY:
             try:
@@ -233,16 +275,18 @@ class LiveWeather:
             value, published = settled.max_f, settled.published_at
         return replace(
             now,
-            previous_forecasts=tuple(f for _, _, f in issued),
+            forecasts=self._issues(station, day, as_of),
+            previous_forecasts=self._issues(station, before, as_of),
             previous_max_f=value,
             previous_max_at=published,
         )
 
 
 def _keep_last_good(new: WeatherNow, last: WeatherNow) -> WeatherNow:
-    """After a partly failed refresh, the parts that came back empty keep their last value."""
-    if not new.forecasts and last.forecasts:
-        new = replace(new, forecasts=last.forecasts)
+    """After a partly failed refresh, observations that came back empty keep their last value.
+
+    (Forecasts need nothing here: they come from the issue history.)
+    """
     if new.observed_at is None and last.observed_at is not None:
         new = replace(
             new,
@@ -260,6 +304,5 @@ def _from_station_weather(w: StationWeather) -> WeatherNow:
         running_max_f=w.observed_max_f,
         hours_observed=w.observed_hours,
         observed_at=w.observed_at,
-        forecasts=w.forecasts,
         station_observed=w.observed_at is not None,
     )
