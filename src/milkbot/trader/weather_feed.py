@@ -77,7 +77,7 @@ class WeatherNow:
     # The day's forecast issues known so far, oldest first (one per source and issue time).
     forecasts: tuple[Forecast, ...] = ()
     station_observed: bool = False  # readings from the settlement station itself
-    # The day before: every forecast of it seen so far, and its settlement maximum once
+    # The day before: its issues seen so far (as ``forecasts``), and its settlement maximum once
     # published (``previous_max_at`` is the publication time).
     previous_forecasts: tuple[Forecast, ...] = ()
     previous_max_f: float | None = None
