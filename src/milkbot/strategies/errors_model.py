@@ -46,6 +46,21 @@ NIGHT_SD_PRIOR = 3.0
 SPREAD_PRIOR = 0.5
 # Day-to-day error persistence prior: N(0, 0.5^2) on the coefficient.
 PERSISTENCE_PRIOR_SD = 0.5
+# Partial pooling: a station's parameters get Gaussian priors centred on the all-station fit
+# for the same lead bucket, with these standard deviations (on the fitted scale: degF for
+# bias and drop, log for scale, night shift, night sd and spread coefficient, logit for the
+# night weight) times POOL_PRIOR_SCALE.
+POOL_PRIOR_SD = {
+    "bias": 1.0,
+    "log_scale": 0.2,
+    "logit_night_weight": 1.0,
+    "log_night_shift": 0.5,
+    "drop": 3.0,
+    "log_night_sd": 0.3,
+    "persistence": 0.2,
+    "log_spread_coef": 0.5,
+}
+POOL_PRIOR_SCALE = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +180,53 @@ def _cdf(
     return out
 
 
+def _centre_vector(m: ErrorModel) -> dict[str, tuple[float, float]]:
+    """Prior (mean, sd) of each fitted parameter, on the optimiser's scale, from a pooled fit.
+
+    Terms the pooled fit lacks keep their weak stand-alone priors.
+    """
+    w = min(1.0 - 1e-6, max(1e-6, m.night_weight))
+    k = POOL_PRIOR_SCALE
+    sd = {name: v * k for name, v in POOL_PRIOR_SD.items()}
+    out = {
+        "bias": (m.bias, sd["bias"]),
+        "log_scale": (math.log(m.scale), sd["log_scale"]),
+        "logit_night_weight": (math.log(w / (1.0 - w)), sd["logit_night_weight"]),
+        "log_night_shift": (math.log(max(m.night_shift, 1e-3)), sd["log_night_shift"]),
+        "drop": (m.drop, sd["drop"]) if m.night_sd > 0 else DROP_PRIOR,
+        "log_night_sd": (math.log(m.night_sd), sd["log_night_sd"])
+        if m.night_sd > 0
+        else (math.log(NIGHT_SD_PRIOR), 0.5),
+        "persistence": (m.persistence, sd["persistence"]),
+        "log_spread_coef": (math.log(m.spread_coef), sd["log_spread_coef"])
+        if m.spread_coef > 0
+        else (math.log(SPREAD_PRIOR), 1.0),
+    }
+    return out
+
+
+def _param_names(has_gap: bool, has_persistence: bool, has_spread: bool) -> list[str]:
+    names = ["bias", "log_scale", "logit_night_weight", "log_night_shift"]
+    if has_gap:
+        names += ["drop", "log_night_sd"]
+    if has_persistence:
+        names += ["persistence"]
+    if has_spread:
+        names += ["log_spread_coef"]
+    return names
+
+
+def _pooled_log_prior(
+    p: np.ndarray, centre: dict[str, tuple[float, float]], names: list[str]
+) -> float:
+    """Gaussian log prior of the parameter vector ``p`` centred on a pooled fit."""
+    lp = 0.0
+    for name, v in zip(names, p, strict=True):
+        mean, sd = centre[name]
+        lp += -0.5 * ((float(v) - mean) / sd) ** 2
+    return lp
+
+
 def fit_clim_weight(residuals: np.ndarray, anomaly: np.ndarray) -> float:
     """Ridge slope of residuals on (climate mean - forecast), clipped to [0, 0.5]."""
     ok = np.isfinite(residuals) & np.isfinite(anomaly)
@@ -185,6 +247,7 @@ def fit_error_model(
     weights: np.ndarray | None = None,
     spread_var: np.ndarray | None = None,
     prev_error: np.ndarray | None = None,
+    centre: ErrorModel | None = None,
 ) -> ErrorModel:
     """Fit by penalised ML on residuals = truth - forecast (whole degrees).
 
@@ -196,7 +259,10 @@ def fit_error_model(
     own earlier issues for the day, a lagged ensemble) the scale grows with it as in EMOS:
     scale^2 = scale0^2 + coef * spread_var. With ``prev_error`` (the same forecast's error
     the day before, NaN where unknown) the mean carries a persistence term: forecast errors
-    are autocorrelated from one day to the next (weather regimes).
+    are autocorrelated from one day to the next (weather regimes). With ``centre`` (the
+    all-station fit for the lead bucket) each parameter's prior is a Gaussian centred on the
+    centre's value (``POOL_PRIOR_SD``), i.e. partial pooling: few pairs land near the
+    centre, many near the station's own estimate.
     """
     r = np.asarray(residuals, dtype=float)
     lam = 0.0
@@ -223,10 +289,14 @@ def fit_error_model(
     prior = default_model(lead_hours)
     if len(r) < MIN_PAIRS:
         return prior
+    pooled = None if centre is None else _centre_vector(centre)
+    names = _param_names(gap is not None, pe is not None, s2 is not None)
 
     def nll(p: np.ndarray) -> float:
         mass = _cdf(r + 0.5, p, gap, s2, pe) - _cdf(r - 0.5, p, gap, s2, pe)
         ll = float(np.sum(wt * np.log(np.maximum(mass, 1e-9))))
+        if pooled is not None:
+            return float(-(ll + _pooled_log_prior(p, pooled, names)))
         w = float(expit(p[2]))
         # Weak priors: bias ~ N(0, 3), night weight ~ Beta(NIGHT_PRIOR), shift ~ logN(log 4, 0.5).
         lp = -0.5 * (p[0] / 3.0) ** 2
@@ -249,6 +319,8 @@ def fit_error_model(
         x0 += [0.0]
     if s2 is not None:
         x0 += [math.log(SPREAD_PRIOR)]
+    if pooled is not None:
+        x0 = [pooled[name][0] for name in names]
     res = minimize(
         nll,
         np.array(x0),

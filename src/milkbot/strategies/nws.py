@@ -3,7 +3,8 @@
 Error model in :mod:`milkbot.strategies.errors_model` (bias, Student-t spread, night-time
 maximum risk), fitted on forecast/observation pairs. Keys fall back from
 (station, season, lead bucket) to (station, any season, lead bucket), to (station), to all
-stations, to a prior.
+stations, to a prior. A station's fit is partially pooled: its parameters' priors are centred
+on the all-station fit for the same lead bucket.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ SHRINK = 8.0
 # seasonal, and with one recent window the season keys are superseded. 40 days was chosen on
 # the other SCS cities (daytime-high truth), never on the scored stations.
 RECENCY_HALF_LIFE_DAYS = 40.0
+# Partial pooling: a station's fit for a lead bucket has its priors centred on the
+# all-station fit for that bucket (see ``fit_error_model``); chosen on the other SCS cities.
+POOL_STATIONS = True
 SETTLEMENT_TRUTH = (*SETTLEMENT_OBS_SOURCES, "kalshi")
 
 
@@ -224,6 +228,12 @@ class NwsStrategy:
         self._cache[key] = adapted
         return adapted
 
+    def _centre_for(self, station: str, bucket: str) -> ErrorModel | None:
+        """The all-station fit a station's fit for ``bucket`` is shrunk towards (or None)."""
+        if not POOL_STATIONS or station == "*" or bucket == "*":
+            return None
+        return self._fit_key(f"*|*|{bucket}")
+
     def _fit_key(self, key: str) -> ErrorModel | None:
         if key in self._cache:
             return self._cache[key]
@@ -251,6 +261,7 @@ class NwsStrategy:
         else:
             self._cache[key] = None  # type: ignore[assignment]
             return None
+        centre = self._centre_for(st, bucket)
         lead = float(p["lead"].to_numpy()[chosen].mean())
         anomaly = (p["clim_mean"] - p["tmax_f"]).to_numpy()[chosen] if "clim_mean" in p else None
         gap = p["prev_gap"].to_numpy(dtype=float)[chosen] if "prev_gap" in p else None
@@ -262,6 +273,7 @@ class NwsStrategy:
             weights[chosen],
             p["spread_var"].to_numpy(dtype=float)[chosen] if "spread_var" in p else None,
             p["prev_error"].to_numpy(dtype=float)[chosen] if "prev_error" in p else None,
+            centre,
         )
         self._cache[key] = model
         return model
