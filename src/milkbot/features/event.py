@@ -461,17 +461,18 @@ def _synthetic_events(index: DatasetIndex) -> list[Event]:
 def market_prices(
     index: DatasetIndex, tickers: Sequence[str], decision_times: Sequence[datetime]
 ) -> dict[str, MarketPrice]:
-    """As-of market price of each ticker at its decision time (vectorised)."""
+    """As-of market price of each ticker at its decision time: the last quote, else the
+    prints (:func:`price_from_prints`)."""
     out: dict[str, MarketPrice] = {}
     if not tickers:
         return out
-    left = pd.DataFrame(
-        {"ticker": list(tickers), "T": pd.to_datetime(list(decision_times), utc=True)}
-    ).sort_values("T", kind="stable")
-    left["T"] = left["T"].astype("datetime64[us, UTC]")
     ds = index.dataset
     if index.has_quotes:
         assert ds.quotes is not None
+        left = pd.DataFrame(
+            {"ticker": list(tickers), "T": pd.to_datetime(list(decision_times), utc=True)}
+        ).sort_values("T", kind="stable")
+        left["T"] = left["T"].astype("datetime64[us, UTC]")
         q = ds.quotes.sort_values("ts", kind="stable").copy()
         q["ts"] = q["ts"].astype("datetime64[us, UTC]")
         j = pd.merge_asof(left, q, left_on="T", right_on="ts", by="ticker", direction="backward")
@@ -507,14 +508,10 @@ class _PrintTape:
 
     def __init__(self, trades: pd.DataFrame, tickers: set[str]) -> None:
         tr = trades[trades["ticker"].isin(tickers)]
-        order = np.lexsort(
-            (
-                tr["created_time"].astype("datetime64[ns, UTC]").astype(np.int64).to_numpy(),
-                tr["ticker"].to_numpy(dtype=str),
-            )
-        )
+        ts = tr["created_time"].astype("datetime64[ns, UTC]").astype(np.int64).to_numpy()
+        order = np.lexsort((ts, tr["ticker"].to_numpy(dtype=str)))
         tr = tr.iloc[order]
-        self.ts = tr["created_time"].astype("datetime64[ns, UTC]").astype(np.int64).to_numpy()
+        self.ts = ts[order]
         self.cents = tr["yes_price"].to_numpy(dtype=float)
         # A reduced table may lack the size and side: unknown then.
         n = len(tr)
