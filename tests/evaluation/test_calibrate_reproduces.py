@@ -37,3 +37,16 @@ def test_differing_keys_names_what_changed(tmp_path: Path) -> None:
     b.write_text(json.dumps({"version": "v2", "market_gamma": 1.2, "extra": 0, "nws": {"x": 1}}))
     assert differing_keys(a, b) == ["extra", "market_gamma"]
     assert differing_keys(a, a) == []
+
+
+def test_check_without_a_file_to_compare_fails_before_fitting(tmp_path: Path) -> None:
+    args = ["--data-root", str(tmp_path), "--check", "--out", str(tmp_path / "empty")]
+    res = subprocess.run(
+        [sys.executable, "-m", "milkbot", "calibrate", *args, "--version", "v9"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert res.returncode == 1
+    assert "params-v9.json does not exist" in res.stderr

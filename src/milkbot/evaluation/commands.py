@@ -88,6 +88,10 @@ def calibrate(
     if version is None:
         versions = available_versions(PARAMS_DIR)
         version = versions[-1] if versions else "v1"
+    existing = params_path(version, directory)
+    if check and not existing.is_file():
+        typer.echo(f"{existing} does not exist: nothing to check", err=True)
+        raise typer.Exit(1)
     steps = 8
     with tempfile.TemporaryDirectory() as scratch, _progress() as bar:
         task = bar.add_task("calibrate", total=steps)
@@ -98,10 +102,6 @@ def calibrate(
         target = Path(scratch) if check else directory
         path = run_calibrate(data_root, version, out_dir=target, step=step)
         if check:
-            existing = params_path(version, directory)
-            if not existing.is_file():
-                typer.echo(f"{existing} does not exist", err=True)
-                raise typer.Exit(1)
             if existing.read_bytes() != path.read_bytes():
                 keys = ", ".join(differing_keys(existing, path))
                 typer.echo(f"{existing} differs from a refit (keys: {keys})", err=True)
