@@ -165,6 +165,19 @@ def test_incomplete_listing_gets_a_none_of_them_outcome() -> None:
     assert out is not None and sum(out.probabilities) < 0.7
 
 
+def test_incomplete_listing_with_an_unpriced_bracket_is_still_priced() -> None:
+    # Tape events list only some brackets, and one of them may have no print yet: the
+    # market still has a price for the others, so the strategy must not go silent.
+    three = SIX[1:4]
+    unpriced = MarketPrice(None, False, None, None)
+    f = _features((_trade(0.85), unpriced, _trade(0.05)), three)
+    out = MarketStrategy().predict(f)
+    assert out is not None
+    assert out.probabilities == pytest.approx([0.85, 0.01, 0.05])
+    only_unpriced = _features((unpriced,) * 3, three)
+    assert MarketStrategy().predict(only_unpriced) is None
+
+
 def test_overlapping_thresholds_are_priced_one_by_one() -> None:
     thresholds = (
         Bracket.from_strikes("greater", 50, None),

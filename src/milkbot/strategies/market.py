@@ -116,8 +116,8 @@ def design(features: EventFeatures) -> np.ndarray | None:
 
     The outcomes are the brackets of a partition event; for an event listing only some
     brackets of a partition (disjoint, with gaps) a last row stands for "none of them",
-    priced at what the listed prices leave. None without any price or for overlapping
-    (threshold) brackets.
+    priced at what the listed prices leave (an unpriced listed bracket at
+    ``MISSING_PRICE``). None without any price or for overlapping (threshold) brackets.
     """
     if features.market is None:
         return None
@@ -126,9 +126,11 @@ def design(features: EventFeatures) -> np.ndarray | None:
     lasts: list[float | None] = [e[0] for e in est]
     smooths: list[float | None] = [e[1] for e in est]
     if not features.is_partition:
-        if not disjoint(features.brackets) or any(p is None for p in lasts):
+        if not disjoint(features.brackets) or all(p is None for p in lasts):
             return None
         for col in (lasts, smooths):
+            # An unpriced listed bracket counts as a longshot, as in a partition.
+            col[:] = [MISSING_PRICE if p is None else p for p in col]
             col.append(max(0.005, 1.0 - sum(p for p in col if p is not None)))
         stale.append(0.0)
     last = _fill(lasts)
