@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from milkbot.strategies.market import (
     design,
     disjoint,
     fit_coefficients,
+    price_lags,
 )
 from tests.conftest import six_brackets
 
@@ -129,9 +131,9 @@ def test_fit_learns_to_trust_the_smoothed_price_when_the_last_print_is_noise() -
 
 
 def test_fit_stays_at_the_plain_market_on_few_events() -> None:
-    assert fit_coefficients([]) == (1.0, 0.0, 0.0)
+    assert fit_coefficients([]) == (1.0, 0.0, 0.0, 0.0)
     strategy = MarketStrategy().fit(History(None, tuple(_simulate(10, 1))))
-    assert (strategy.gamma, strategy.smooth, strategy.stale) == (1.0, 0.0, 0.0)
+    assert (strategy.gamma, strategy.smooth, strategy.stale, strategy.lag) == (1.0, 0.0, 0.0, 0.0)
 
 
 def test_stale_brackets_learn_their_own_weight() -> None:
@@ -143,9 +145,55 @@ def test_stale_brackets_learn_their_own_weight() -> None:
         k = int(rng.choice(6, p=true))
         x = np.log(np.array([0.1, 0.3, 0.3, 0.2, 0.05, 0.05]))
         stale = np.array([0, 0, 0, 0, 1.0, 1.0])
-        samples.append((np.stack([x, np.zeros(6), stale * x], axis=1), k))
-    _, s, st = fit_coefficients(samples)
-    assert st > 0.3 and s == pytest.approx(0.0, abs=1e-6)
+        samples.append((np.stack([x, np.zeros(6), stale * x, np.zeros(6)], axis=1), k))
+    _, s, st, lag = fit_coefficients(samples)
+    assert st > 0.3 and s == pytest.approx(0.0, abs=1e-6) and lag == pytest.approx(0.0, abs=1e-6)
+
+
+def test_price_lags_count_from_the_freshest_bracket() -> None:
+    unpriced = MarketPrice(None, False, None, None)
+    lags = price_lags((_trade(0.5, age=0.5), _trade(0.3, age=2.0), _trade(0.1, age=9.0), unpriced))
+    assert lags == pytest.approx([0.0, 0.5, 1.0, 1.0])
+
+
+def test_lagging_brackets_learn_their_own_weight() -> None:
+    # A bracket that last traded two hours before the others has not caught up: it is
+    # overpriced. The fit learns to discount it (lag > 0 sharpens away from it).
+    rng = np.random.default_rng(3)
+    history = []
+    for _ in range(600):
+        true = np.array([0.05, 0.2, 0.5, 0.2, 0.04, 0.01])
+        k = int(rng.choice(6, p=true))
+        quoted = (0.05, 0.2, 0.4, 0.2, 0.1, 0.05)
+        ages = (0.2, 0.2, 0.2, 0.2, 2.2, 2.2)
+        market = tuple(_trade(p, age=a) for p, a in zip(quoted, ages, strict=True))
+        history.append((_features(market), _event(tuple(int(i == k) for i in range(6)))))
+    fitted = MarketStrategy().fit(History(None, tuple(history)))
+    assert fitted.lag > 0.3
+    out = fitted.predict(history[0][0])
+    plain = MarketStrategy().predict(history[0][0])
+    assert out is not None and plain is not None
+    assert out.probabilities[4] < plain.probabilities[4] - 0.02
+
+
+def test_recent_events_weigh_more_in_the_fit() -> None:
+    # A year ago the market was underconfident (the favourite won more often than priced);
+    # lately it is exact. The fit follows the recent regime.
+    rng = np.random.default_rng(4)
+    quoted = np.array([0.05, 0.15, 0.6, 0.15, 0.04, 0.01])
+    sharp = quoted**2.5 / np.sum(quoted**2.5)
+    history = []
+    for i in range(800):
+        old = i < 400
+        k = int(rng.choice(6, p=sharp if old else quoted))
+        when = T - timedelta(days=(800 - i) if old else (400 - i) / 20)
+        f = replace(_features(tuple(_trade(float(p)) for p in quoted)), decision_time=when)
+        history.append((f, _event(tuple(int(j == k) for j in range(6)))))
+    fitted = MarketStrategy().fit(History(None, tuple(history)))
+    assert abs(fitted.gamma - 1.0) < 0.3
+    samples = [(x, e.outcomes.index(1)) for f, e in history if (x := design(f)) is not None]
+    unweighted = fit_coefficients(samples)[0]
+    assert unweighted > fitted.gamma + 0.3
 
 
 def test_incomplete_listing_gets_a_none_of_them_outcome() -> None:
@@ -153,7 +201,7 @@ def test_incomplete_listing_gets_a_none_of_them_outcome() -> None:
     assert disjoint(three) and not disjoint((SIX[0], Bracket.from_strikes("less", None, 50)))
     f = _features(tuple(_trade(p) for p in (0.2, 0.3, 0.2)), three)
     x = design(f)
-    assert x is not None and x.shape == (4, 3)
+    assert x is not None and x.shape == (4, 4)
     out = MarketStrategy().predict(f)
     assert out is not None and out.distribution is None
     assert out.probabilities == pytest.approx([0.2, 0.3, 0.2])

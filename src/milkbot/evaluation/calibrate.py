@@ -135,6 +135,7 @@ def calibrate(
         market_gamma=market.gamma,
         market_smooth=market.smooth,
         market_stale=market.stale,
+        market_lag=market.lag,
         nowcast_deltas={k: sorted(v) for k, v in sorted(nowcast.deltas.items())},
         ensemble_weights=weights,
         placement_counts=placement.counts,

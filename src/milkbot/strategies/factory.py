@@ -20,7 +20,12 @@ def build_ensemble(params: Params | None = None) -> Ensemble:
             NwsStrategy(table=dict(p.nws), climate=p.climatology),
             MembersStrategy(),
             NowcastStrategy(deltas={k: list(v) for k, v in p.nowcast_deltas.items()}),
-            MarketStrategy(gamma=p.market_gamma, smooth=p.market_smooth, stale=p.market_stale),
+            MarketStrategy(
+                gamma=p.market_gamma,
+                smooth=p.market_smooth,
+                stale=p.market_stale,
+                lag=p.market_lag,
+            ),
             ClimatologyStrategy(packaged=p.climatology),
             PlacementStrategy(
                 counts={k: list(v) for k, v in p.placement_counts.items()},

@@ -6,13 +6,16 @@ bought NO hit the bid) and a smoothed price (recency- and size-weighted mean of 
 prints, so one odd print weighs less). Both are normalised over the brackets of a partition.
 The recalibrated distribution is a conditional logit over the brackets,
 
-    q_i ~ exp(gamma * log l_i + smooth * (log s_i - log l_i) + stale * [i stale] * log l_i),
+    q_i ~ exp((gamma + stale * [i stale] + lag * lag_i) * log l_i
+              + smooth * (log s_i - log l_i)),
 
-with l, s the normalised last and smoothed prices and "stale" a bracket without a price at
-most ``MAX_PRICE_AGE`` old. gamma > 1 sharpens favourites and cheapens longshots; ``smooth``
-moves from the last print toward the smoothed price; ``stale`` lets brackets nobody traded
-lately count as more (or less) settled. All three are fitted by maximum likelihood on earlier
-events (shrunk toward the plain power recalibration gamma = 1, smooth = stale = 0).
+with l, s the normalised last and smoothed prices, "stale" a bracket without a price at most
+``MAX_PRICE_AGE`` old and lag_i how far its price lags the event's freshest one (see
+:func:`price_lags`). gamma > 1 sharpens favourites and cheapens longshots; ``smooth`` moves
+from the last print toward the smoothed price; ``stale`` and ``lag`` let brackets nobody
+traded lately count as more (or less) settled. All four are fitted by maximum likelihood on
+earlier events, recent ones weighing more (shrunk toward the plain normalised market
+gamma = 1, the others 0).
 """
 
 from __future__ import annotations
@@ -38,9 +41,12 @@ HALF_SPREAD = 0.01
 # E-folding time of a print's weight in the smoothed price, counted from the market's last
 # print; a priori, the hour over which weather news moves these markets.
 RECENCY_HOURS = 1.0
-PRIOR = (1.0, 0.0, 0.0)  # gamma, smooth, stale: the plain normalised market
-BOUNDS = ((0.3, 3.0), (-1.0, 2.0), (-1.0, 2.0))
+PRIOR = (1.0, 0.0, 0.0, 0.0)  # gamma, smooth, stale, lag: the plain normalised market
+BOUNDS = ((0.3, 3.0), (-1.0, 2.0), (-1.0, 2.0), (-2.0, 2.0))
 MAX_AGE_HOURS = MAX_PRICE_AGE.total_seconds() / 3600.0
+# Half-life of an earlier event's weight in the fit, counted back from the newest one: the
+# market's microstructure drifts (more liquidity, new series), so a season back counts half.
+HALF_LIFE_SECONDS = 90 * 86400.0
 
 
 def _clip(p: float) -> float:
@@ -70,6 +76,21 @@ def bracket_prices(m: MarketPrice) -> tuple[float | None, float | None, bool]:
     ]
     smooth = sum(wi * a for wi, a in zip(w, adj, strict=True)) / sum(w)
     return adj[-1], _clip(smooth), stale
+
+
+def price_lags(market: Sequence[MarketPrice]) -> list[float]:
+    """How much older each bracket's price is than the event's newest, in ``[0, 1]``.
+
+    Hours behind the freshest bracket over ``MAX_AGE_HOURS`` (capped at 1); 1 for an unpriced
+    bracket. When a bracket has moved since another last traded, the older price is the one
+    that has not caught up.
+    """
+    ages = [m.age_hours for m in market if m.age_hours is not None]
+    newest = min(ages, default=0.0)
+    return [
+        1.0 if m.age_hours is None else min(m.age_hours - newest, MAX_AGE_HOURS) / MAX_AGE_HOURS
+        for m in market
+    ]
 
 
 def _fill(raw: Sequence[float | None]) -> list[float] | None:
@@ -112,7 +133,9 @@ def disjoint(brackets: Sequence[Bracket]) -> bool:
 
 
 def design(features: EventFeatures) -> np.ndarray | None:
-    """Per-outcome regressors (log last, log smoothed - log last, stale * log last), or None.
+    """Per-outcome regressors, or None.
+
+    Columns: log last, log smoothed - log last, stale * log last, lag * log last.
 
     The outcomes are the brackets of a partition event; for an event listing only some
     brackets of a partition (disjoint, with gaps) a last row stands for "none of them",
@@ -139,7 +162,10 @@ def design(features: EventFeatures) -> np.ndarray | None:
         return None
     ll = np.log(np.maximum(last, PROB_FLOOR))
     ls = np.log(np.maximum(smooth, PROB_FLOOR))
-    return np.stack([ll, ls - ll, np.array(stale) * ll], axis=1)
+    lag = price_lags(features.market)
+    if len(lag) < len(last):
+        lag.append(0.0)
+    return np.stack([ll, ls - ll, np.array(stale) * ll, np.array(lag) * ll], axis=1)
 
 
 def recalibrate(p: list[float], gamma: float) -> list[float]:
@@ -172,15 +198,20 @@ def fit_gamma(samples: list[tuple[list[float], int]]) -> float:
     return float(res.x)
 
 
-def fit_coefficients(samples: Sequence[tuple[np.ndarray, int]]) -> tuple[float, float, float]:
-    """ML (gamma, smooth, stale) of the conditional logit from (design, winner) pairs.
+def fit_coefficients(
+    samples: Sequence[tuple[np.ndarray, int]], weights: Sequence[float] | None = None
+) -> tuple[float, float, float, float]:
+    """ML (gamma, smooth, stale, lag) of the conditional logit from (design, winner) pairs.
 
-    A unit-variance Gaussian prior around ``PRIOR`` (weight 1/n per event) keeps small or
-    uninformative histories at the plain normalised market.
+    ``weights`` (default 1) weigh the events' log likelihoods. A unit-variance Gaussian prior
+    around ``PRIOR`` (weight 1 against the summed event weights) keeps small or uninformative
+    histories at the plain normalised market.
     """
     if len(samples) < MIN_EVENTS:
         return PRIOR
     n = len(samples)
+    sw = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    total = float(sw.sum())
     width = max(x.shape[0] for x, _ in samples)
     xs = np.zeros((n, width, len(PRIOR)))
     mask = np.zeros((n, width), dtype=bool)
@@ -197,14 +228,14 @@ def fit_coefficients(samples: Sequence[tuple[np.ndarray, int]]) -> tuple[float, 
         e = np.exp(z - m[:, None])
         tot = np.sum(e, axis=1)
         prob = e / tot[:, None]
-        value = float(np.mean(m + np.log(tot) - z[rows, win]))
-        grad = np.einsum("nw,nwd->d", prob, xs) / n - xs[rows, win].mean(axis=0)
+        value = float(sw @ (m + np.log(tot) - z[rows, win])) / total
+        grad = (np.einsum("n,nw,nwd->d", sw, prob, xs) - sw @ xs[rows, win]) / total
         d = beta - prior
-        return value + 0.5 * float(d @ d) / n, grad + d / n
+        return value + 0.5 * float(d @ d) / total, grad + d / total
 
     res = minimize(nll, prior, jac=True, method="L-BFGS-B", bounds=BOUNDS)
-    g, s, st = (float(v) for v in res.x)
-    return g, s, st
+    g, s, st, lg = (float(v) for v in res.x)
+    return g, s, st, lg
 
 
 def _edges(features: EventFeatures) -> tuple[list[int], tuple[float, ...]]:
@@ -229,18 +260,24 @@ class MarketStrategy:
     gamma: float = 1.0
     smooth: float = 0.0
     stale: float = 0.0
+    lag: float = 0.0
     n_fit: int = 0
 
     def fit(self, history: History) -> MarketStrategy:
-        """Fit (gamma, smooth, stale) on earlier labelled events that had prices."""
+        """Fit the coefficients on earlier labelled events that had prices (recent ones weigh
+        more: see ``HALF_LIFE_SECONDS``)."""
         samples: list[tuple[np.ndarray, int]] = []
+        times: list[float] = []
         for feats, event in history.events:
             x = design(feats)
             win = _winner(event, x.shape[0] if x is not None else 0)
             if x is not None and win is not None:
                 samples.append((x, win))
-        g, s, st = fit_coefficients(samples)
-        return MarketStrategy(self.name, g, s, st, len(samples))
+                times.append(feats.decision_time.timestamp())
+        newest = max(times, default=0.0)
+        weights = [0.5 ** ((newest - t) / HALF_LIFE_SECONDS) for t in times]
+        g, s, st, lg = fit_coefficients(samples, weights)
+        return MarketStrategy(self.name, g, s, st, lg, len(samples))
 
     def predict(self, features: EventFeatures) -> StrategyOutput | None:
         """Recalibrated implied probabilities and a histogram distribution over the brackets."""
@@ -248,6 +285,7 @@ class MarketStrategy:
             "gamma": round(self.gamma, 4),
             "smooth": round(self.smooth, 4),
             "stale": round(self.stale, 4),
+            "lag": round(self.lag, 4),
             "fit_events": self.n_fit,
         }
         x = design(features)
@@ -255,7 +293,7 @@ class MarketStrategy:
             if features.market is None or features.is_partition:
                 return None
             return _binary_output(self.name, self.gamma, features, used)
-        z = x @ np.array([self.gamma, self.smooth, self.stale])
+        z = x @ np.array([self.gamma, self.smooth, self.stale, self.lag])
         w = np.exp(z - np.max(z))
         q = [float(v) for v in w / np.sum(w)]
         if not features.is_partition:

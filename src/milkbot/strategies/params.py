@@ -34,6 +34,7 @@ class Params:
     market_gamma: float = 1.0
     market_smooth: float = 0.0
     market_stale: float = 0.0
+    market_lag: float = 0.0
     nowcast_deltas: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     ensemble_weights: dict[str, float] = field(default_factory=dict)
     placement_counts: dict[int, list[float]] = field(default_factory=dict)
@@ -63,6 +64,7 @@ class Params:
             "market_gamma": round(self.market_gamma, 4),
             "market_smooth": round(self.market_smooth, 4),
             "market_stale": round(self.market_stale, 4),
+            "market_lag": round(self.market_lag, 4),
             "nowcast_deltas": {
                 st: [[round(h, 2), round(d, 2)] for h, d in rows]
                 for st, rows in sorted(self.nowcast_deltas.items())
@@ -102,6 +104,7 @@ class Params:
                 market_gamma=float(d.get("market_gamma", 1.0)),
                 market_smooth=float(d.get("market_smooth", 0.0)),
                 market_stale=float(d.get("market_stale", 0.0)),
+                market_lag=float(d.get("market_lag", 0.0)),
                 nowcast_deltas={
                     st: [(float(h), float(x)) for h, x in rows]
                     for st, rows in d.get("nowcast_deltas", {}).items()
