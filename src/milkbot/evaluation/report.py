@@ -97,6 +97,19 @@ def metrics(run: RunResult) -> dict[str, Any]:
     return doc
 
 
+def by_year(rows: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """The summary of each calendar year of the events' dates (the market may drift)."""
+    years = rows["event_date"].astype(str).str[:4]
+    return {str(y): _summary(g) for y, g in rows.groupby(years, sort=True)}
+
+
+def _ratio(blk: dict[str, Any] | None) -> str:
+    """Model Brier over the baseline's, on the baseline's rows."""
+    if blk is None or not blk.get("brier"):
+        return "—"
+    return f"{blk['model_same_rows']['brier'] / blk['brier']:.3f}"
+
+
 def distribution_checks(run: RunResult) -> dict[str, Any]:
     """PIT histogram and central-interval coverage of the continuous distributions."""
     out: dict[str, Any] = {}
@@ -170,17 +183,17 @@ def markdown(
         "published before each decision time); the ensemble weights likewise.",
         "",
         "| forecaster | rows | Brier | log loss | model Brier (same rows) |"
-        " model log loss (same rows) |",
-        "|---|---|---|---|---|---|",
+        " model log loss (same rows) | model / forecaster (Brier) |",
+        "|---|---|---|---|---|---|---|",
     ]
     m = doc.get("model")
-    lines.append(f"| model | {doc['n_rows']} | {_fmt(m, 'brier')} | {_fmt(m, 'log_loss')} | | |")
+    lines.append(f"| model | {doc['n_rows']} | {_fmt(m, 'brier')} | {_fmt(m, 'log_loss')} | | | |")
     for b in BASELINES:
         blk = doc.get(b)
         same = blk.get("model_same_rows") if blk else None
         lines.append(
             f"| {b} | {_fmt(blk, 'n_rows')} | {_fmt(blk, 'brier')} | {_fmt(blk, 'log_loss')} | "
-            f"{_fmt(same, 'brier')} | {_fmt(same, 'log_loss')} |"
+            f"{_fmt(same, 'brier')} | {_fmt(same, 'log_loss')} | {_ratio(blk)} |"
         )
     lines += [
         "",
@@ -207,6 +220,21 @@ def markdown(
             f"| {city} | {blk['n_rows']} | {_fmt(blk.get('model'), 'brier')} | "
             f"{_fmt(blk.get('market'), 'brier')} | {_fmt(blk.get('model'), 'log_loss')} |"
         )
+    rows, _ = scored_rows(run)
+    if not rows.empty:
+        lines += [
+            "",
+            "## By year (event date)",
+            "",
+            "| year | rows | model Brier | market Brier (same rows) | model / market |",
+            "|---|---|---|---|---|",
+        ]
+        for year, blk in by_year(rows).items():
+            mk = blk.get("market")
+            lines.append(
+                f"| {year} | {blk['n_rows']} | {_fmt(blk.get('model'), 'brier')} | "
+                f"{_fmt(mk, 'brier')} | {_ratio(mk)} |"
+            )
     if checks:
         lines += [
             "",
