@@ -341,6 +341,7 @@ async def test_cli_listing_and_reports(upstream: Upstream, clock: FixedClock) ->
     assert [r.id for r in refs] == ["p-new", "p-old"]
     issuances = await client.cli_reports(hou)
     assert [i.ref.id for i in issuances] == ["p-new", "p-old"]
+    assert [i.issued_at for i in issuances] == [r.issuance_time for r in refs]
     report = issuances[0].report
     assert (report.site, report.climate_date, report.max_f, report.kind) == (
         "HOUSTON/HOBBY AIRPORT",

@@ -20,7 +20,6 @@ from milkbot.domain.climate_day import climate_day_bounds, running_max
 from milkbot.domain.stations import Station
 from milkbot.domain.weather import CliKind, Forecast
 from milkbot.errors import DataError, UpstreamError
-from milkbot.weather.cli_report import parse_cli_product, report_for_station
 from milkbot.weather.nws import parsing
 from milkbot.weather.nws.client import NwsClient
 from milkbot.weather.openmeteo.client import DEFAULT_ENSEMBLE_MODELS, OpenMeteoClient
@@ -157,14 +156,14 @@ class WeatherFeed:
         best: SettledMax | None = None
         for ref in candidates:
             try:
-                product = await self._nws.product(station, ref.id)
-                report = report_for_station(parse_cli_product(product.text), station)
+                issuance = await self._nws.cli_issuance(station, ref)
             except (UpstreamError, DataError) as e:
                 errors.append(f"nws cli {ref.id}: {e}")
                 continue
+            report = issuance.report
             if report.climate_date != day or not report.kind.settles or report.max_f is None:
                 continue
-            times = (ref.issuance_time, product.issuance_time, report.issued_at)
+            times = (ref.issuance_time, issuance.issued_at, report.issued_at)
             published = max(t for t in times if t is not None)
             if published > as_of:
                 continue

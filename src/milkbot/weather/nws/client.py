@@ -56,6 +56,7 @@ class CliIssuance:
 
     ref: ProductRef
     report: CliReport
+    issued_at: datetime | None = None  # the product's own issuanceTime
 
 
 class NwsClient:
@@ -254,21 +255,26 @@ class NwsClient:
         )
         return parsing.parse_product(payload)
 
+    async def cli_issuance(self, station: Station, ref: ProductRef) -> CliIssuance:
+        """Download one listed CLI issuance and parse the station's summary from it.
+
+        A product that cannot be parsed raises :class:`ParseError` naming it.
+        """
+        product = await self.product(station, ref.id)
+        try:
+            report = report_for_station(parse_cli_product(product.text), station)
+        except ParseError as e:
+            raise ParseError(f"CLI product {ref.id} ({ref.issuance_time}): {e}") from e
+        return CliIssuance(ref, report, product.issuance_time)
+
     async def cli_reports(self, station: Station, *, limit: int = 4) -> tuple[CliIssuance, ...]:
         """Parse the newest ``limit`` CLI issuances for the station, newest first.
 
         A product that cannot be parsed raises :class:`ParseError`: settlement truth is
         never skipped silently.
         """
-        out = []
-        for ref in (await self.cli_products(station))[:limit]:
-            product = await self.product(station, ref.id)
-            try:
-                report = report_for_station(parse_cli_product(product.text), station)
-            except ParseError as e:
-                raise ParseError(f"CLI product {ref.id} ({ref.issuance_time}): {e}") from e
-            out.append(CliIssuance(ref, report))
-        return tuple(out)
+        refs = (await self.cli_products(station))[:limit]
+        return tuple([await self.cli_issuance(station, ref) for ref in refs])
 
 
 def _update_time(payload: Any) -> datetime | None:
