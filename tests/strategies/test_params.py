@@ -25,6 +25,7 @@ def _params(version: str = "v1") -> Params:
         market_gamma=1.0456789,
         market_smooth=0.51234,
         market_stale=-0.2,
+        market_lag=0.33333,
         nowcast_deltas={"KNYC": [(11.0, 2.5)]},
         ensemble_weights={"market": 0.7, "nws": 0.3},
     )
@@ -36,6 +37,7 @@ def test_round_trip_and_deterministic_bytes(tmp_path: Path) -> None:
     loaded = load_params("v1", tmp_path)
     assert loaded.market_gamma == pytest.approx(1.0457)
     assert (loaded.market_smooth, loaded.market_stale) == (pytest.approx(0.5123), -0.2)
+    assert loaded.market_lag == pytest.approx(0.3333)
     assert loaded.nws["KNYC|*|1"].bias == pytest.approx(0.1235)
     write_params(loaded, tmp_path)
     assert p.read_bytes() == first
@@ -66,8 +68,10 @@ def test_packaged_parameters_build_the_ensemble() -> None:
         "placement",
     }
     market = next(s for s in ens.strategies if isinstance(s, MarketStrategy))
-    assert (market.gamma, market.smooth, market.stale) == (
+    assert (market.gamma, market.smooth, market.stale, market.lag) == (
         params.market_gamma,
         params.market_smooth,
         params.market_stale,
+        params.market_lag,
     )
+    assert params.market_lag != 0.0
