@@ -25,6 +25,7 @@ def prints(rows: list[tuple[int, int, int, bool]]) -> PrintSeries:
         np.array([r[1] for r in rows], dtype=np.int64),
         np.array([r[2] for r in rows], dtype=np.float64),
         np.array([r[3] for r in rows], dtype=bool),
+        np.ones(len(rows), dtype=bool),
     )
 
 

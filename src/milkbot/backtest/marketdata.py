@@ -71,12 +71,14 @@ class BookModel:
 
 @dataclass(frozen=True, slots=True)
 class PrintSeries:
-    """One market's prints in time order: ns timestamps, YES cents, counts, aggressor side."""
+    """One market's prints in time order: ns timestamps, YES cents, counts, aggressor side
+    (``taker_known`` False where the tape does not say it)."""
 
     ts: np.ndarray
     price: np.ndarray
     count: np.ndarray
     taker_yes: np.ndarray
+    taker_known: np.ndarray
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +134,11 @@ class MarketData:
             price = frame["yes_price"].to_numpy(dtype=np.int64)[order]
             count = frame["count"].to_numpy(dtype=np.float64)[order]
             taker_yes = (frame["taker_side"] == "yes").to_numpy(dtype=bool)[order]
+            known = frame["taker_side"].isin(("yes", "no")).to_numpy(dtype=bool)[order]
             for ticker, s in slices.items():
-                self._prints[ticker] = PrintSeries(ts[s], price[s], count[s], taker_yes[s])
+                self._prints[ticker] = PrintSeries(
+                    ts[s], price[s], count[s], taker_yes[s], known[s]
+                )
         quotes = dataset.quotes
         if quotes is not None and len(quotes):
             ts = _ns(quotes["ts"])

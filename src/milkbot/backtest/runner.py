@@ -256,8 +256,9 @@ def decision_prices(
             if p is None:
                 out.append(none)
                 continue
-            known = np.ones(len(p.ts), dtype=bool)
-            out.append(price_from_prints(p.ts, p.price, p.count, p.taker_yes, known, to_ns(t)))
+            out.append(
+                price_from_prints(p.ts, p.price, p.count, p.taker_yes, p.taker_known, to_ns(t))
+            )
         return out
     keys = [f"#{j}" for j in range(len(pairs))]
     times = [t for _, t in pairs]

@@ -188,7 +188,7 @@ def _centre_vector(m: ErrorModel) -> dict[str, tuple[float, float]]:
     w = min(1.0 - 1e-6, max(1e-6, m.night_weight))
     k = POOL_PRIOR_SCALE
     sd = {name: v * k for name, v in POOL_PRIOR_SD.items()}
-    out = {
+    return {
         "bias": (m.bias, sd["bias"]),
         "log_scale": (math.log(m.scale), sd["log_scale"]),
         "logit_night_weight": (math.log(w / (1.0 - w)), sd["logit_night_weight"]),
@@ -202,7 +202,6 @@ def _centre_vector(m: ErrorModel) -> dict[str, tuple[float, float]]:
         if m.spread_coef > 0
         else (math.log(SPREAD_PRIOR), 1.0),
     }
-    return out
 
 
 def _param_names(has_gap: bool, has_persistence: bool, has_spread: bool) -> list[str]:
