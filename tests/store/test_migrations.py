@@ -17,6 +17,7 @@ from milkbot.store.migrate import current_revision, head_revision, upgrade
 from milkbot.store.models import Fill, PublicTrade
 
 TRADING_TABLES = {
+    "forecast_issues",
     "intents",
     "operator_commands",
     "orders",

@@ -171,6 +171,30 @@ class WeatherSnapshot(Base):
     payload: Mapped[str] = mapped_column(Text)
 
 
+class ForecastIssue(Base):
+    """A forecast issue of a station's daily maximum the trader had at ``first_seen``.
+
+    One row per issue (source and issue time) the trader's weather source kept; with the
+    market snapshots it lets ``milkbot db export-dataset`` rebuild what was known when.
+    """
+
+    __tablename__ = "forecast_issues"
+    __table_args__ = (
+        Index("ix_forecast_issues_station_target", "station", "target_date"),
+        {"schema": TRADING},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    station: Mapped[str] = mapped_column(String(8))
+    target_date: Mapped[date] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    tmax_f: Mapped[float] = mapped_column(Float)
+    sigma_f: Mapped[float | None] = mapped_column(Float)
+    first_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class TraderState(Base):
     """Small durable key-value state of the trader (checkpoints, breaker latches)."""
 

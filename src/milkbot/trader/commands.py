@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import signal
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -280,6 +281,61 @@ def register(app: typer.Typer) -> None:
         settings = load_settings()
         configure_logging(level=settings.log_level, fmt=settings.log_format, service="paper")
         asyncio.run(run_paper(settings, poll_seconds=poll_seconds, database_url=database_url))
+
+    @app.command("export-dataset")
+    def export_dataset(
+        out: Annotated[Path, typer.Option("--out", help="New directory for the dataset.")],
+        paper: Annotated[
+            bool, typer.Option("--paper", help="Export the paper trader's database.")
+        ] = False,
+        database_url: Annotated[
+            str | None, typer.Option(help="The trading database (default: the settings').")
+        ] = None,
+        since: Annotated[
+            datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First event day.")
+        ] = None,
+        until: Annotated[
+            datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last event day.")
+        ] = None,
+    ) -> None:
+        """Write what the trader recorded (quotes, forecast issues, results) as a dataset
+        that ``milkbot evaluate`` and ``milkbot backtest`` read."""
+        from milkbot.clock import SystemClock
+        from milkbot.store.engine import create_trading_sync_engine
+        from milkbot.store.migrate import current_revision, head_revision
+        from milkbot.trader.paper import paper_settings
+        from milkbot.trader.recording import export_recording
+
+        settings = load_settings()
+        if paper:
+            settings = paper_settings(settings, database_url)
+        elif database_url is not None:
+            settings = settings.model_copy(update={"database_url": database_url})
+        at, head = current_revision(settings), head_revision()
+        if at != head:
+            raise typer.BadParameter(
+                f"the trading database is at revision {at or 'none (no trader has run)'}, "
+                f"this version reads {head}: start the trader or run `milkbot db upgrade`",
+                param_hint="--database-url",
+            )
+        engine = create_trading_sync_engine(settings)
+        try:
+            summary = export_recording(
+                engine,
+                out,
+                since=None if since is None else since.date(),
+                until=None if until is None else until.date(),
+                now=SystemClock().now(),
+            )
+        except ConfigError as e:
+            raise typer.BadParameter(str(e), param_hint="--out") from None
+        finally:
+            engine.dispose()
+        typer.echo(
+            f"wrote {out}: {summary.events} events, {summary.markets} markets, "
+            f"{summary.quotes} quote rows, {summary.forecasts} forecast issues "
+            f"({summary.skipped_markets} markets left out; see {out / 'README.md'})"
+        )
 
     @app.command("trader")
     def trader(

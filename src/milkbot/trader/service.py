@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +27,7 @@ from milkbot.errors import ConfigError, MilkbotError, UpstreamError
 from milkbot.logging import get_logger
 from milkbot.store.models import (
     BracketQuote,
+    ForecastIssue,
     MarketSnapshot,
     Position,
     PublicSettlement,
@@ -43,6 +44,11 @@ log = get_logger(__name__)
 
 MIN_STEP_SECONDS = 0.2  # a burst of book changes still leaves room between steps
 SETTLED_STATUSES = frozenset({"settled", "finalized", "determined"})
+# An unchanged book is stored again after this long, so that a recording tells a quiet market
+# (rows at least this often) from a gap in the recording (the evaluator's MAX_PRICE_AGE).
+SNAPSHOT_REFRESH = timedelta(hours=1)
+# Recorded forecast issues remembered (against duplicates) for target dates this recent.
+ISSUE_MEMORY = timedelta(days=3)
 
 
 def _mid(market: Market) -> float | None:
@@ -94,8 +100,9 @@ class Trader:
         self._exporter = exporter
         self._weather = weather
         self._stations = tuple(stations)
-        self._last_seen: dict[str, tuple[Any, ...]] = {}
+        self._last_seen: dict[str, tuple[tuple[Any, ...], datetime]] = {}
         self._settled: set[str] = set()
+        self._issues_seen: set[tuple[str, date, str, datetime]] = set()
         self.stats = TraderStats()
         self.registry = registry or CollectorRegistry()
         self._m_steps = Counter(
@@ -115,6 +122,16 @@ class Trader:
         async with self._sessions() as session:
             rows = await session.scalars(select(PublicSettlement.event_ticker))
             self._settled = set(rows.all())
+            recent = self._clock.now().date() - ISSUE_MEMORY
+            issues = await session.execute(
+                select(
+                    ForecastIssue.station,
+                    ForecastIssue.target_date,
+                    ForecastIssue.source,
+                    ForecastIssue.issued_at,
+                ).where(ForecastIssue.target_date >= recent)
+            )
+            self._issues_seen = {(r[0], r[1], r[2], r[3]) for r in issues}
         if self.desk is not None:
             report = await self.desk.start()
             log.info("startup_reconciliation", ok=report.ok, mismatches=report.mismatches)
@@ -128,6 +145,7 @@ class Trader:
         """Poll every city's markets, store what changed, export the public view."""
         now = self._clock.now()
         snapshots: list[MarketSnapshot] = []
+        issues: list[ForecastIssue] = []
         public: list[Any] = []
         active: list[str] = []
         if self.desk is not None:
@@ -145,6 +163,7 @@ class Trader:
                 weather = None
                 if self._weather is not None:
                     weather = await self._weather.current(station, event_date_of(current), now)
+                    issues.extend(self._new_issues(weather, now))
                 probs: dict[str, float] = {}
                 if self.desk is not None:
                     probs = await self.desk.on_event(station, current, markets, now, weather)
@@ -153,9 +172,9 @@ class Trader:
             public.extend(await self._settlement_rows(station, markets, now))
         if self.desk is not None:
             await self.desk.after_step(now)
-        if snapshots:
+        if snapshots or issues:
             async with self._sessions() as session:
-                session.add_all(snapshots)
+                session.add_all([*snapshots, *issues])
                 await session.commit()
             self.stats.snapshots += len(snapshots)
             self._m_snapshots.inc(len(snapshots))
@@ -180,9 +199,10 @@ class Trader:
         out = []
         for m in markets:
             key = (m.status, m.yes_bid, m.yes_ask, m.last_price, m.volume, m.result)
-            if self._last_seen.get(m.ticker) == key:
+            last = self._last_seen.get(m.ticker)
+            if last is not None and last[0] == key and now - last[1] < SNAPSHOT_REFRESH:
                 continue
-            self._last_seen[m.ticker] = key
+            self._last_seen[m.ticker] = (key, now)
             out.append(
                 MarketSnapshot(
                     market_ticker=m.ticker,
@@ -199,9 +219,39 @@ class Trader:
                         "rules_primary": m.rules_primary,
                         "result": m.result,
                         "expiration_value": m.expiration_value,
+                        "strike_type": m.strike_type,
+                        "floor_strike": None if m.floor_strike is None else str(m.floor_strike),
+                        "cap_strike": None if m.cap_strike is None else str(m.cap_strike),
+                        "open_time": None if m.open_time is None else m.open_time.isoformat(),
                     },
                 )
             )
+        return out
+
+    def _new_issues(self, weather: WeatherNow, now: datetime) -> list[ForecastIssue]:
+        """The forecast issues of ``weather`` not recorded yet (the day's and the day before's)."""
+        out = []
+        for f in weather.forecasts + weather.previous_forecasts:
+            if f.issued_at is None:
+                continue
+            key = (f.station, f.target_date, f.source, f.issued_at)
+            if key in self._issues_seen:
+                continue
+            self._issues_seen.add(key)
+            out.append(
+                ForecastIssue(
+                    station=f.station,
+                    target_date=f.target_date,
+                    source=f.source,
+                    kind=f.kind,
+                    issued_at=f.issued_at,
+                    tmax_f=f.tmax_f,
+                    sigma_f=f.sigma_f,
+                    first_seen=now,
+                )
+            )
+        horizon = now.date() - ISSUE_MEMORY
+        self._issues_seen = {k for k in self._issues_seen if k[1] >= horizon}
         return out
 
     @staticmethod
