@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from milkbot import bundled
+from milkbot.backtest.runner import BacktestConfig, run_backtest
 from milkbot.clock import FixedClock
 from milkbot.datasets import load_dataset
 from milkbot.domain.stations import Station
@@ -199,6 +200,11 @@ async def test_recording_exports_a_dataset_that_evaluate_scores(
             assert rows.loc[ticker, "market"] == pytest.approx(mid)
     nyc_event = next(r for r in run.results if r.event.event_ticker == "KXHIGHNY-25APR06")
     assert [f.tmax_f for f in nyc_event.features.forecasts] == [63.0, 64.0]
+
+    # ... and so does the backtest: the settled days replay through `decide`.
+    replay = await run_backtest(load_dataset([out]), BacktestConfig())
+    assert {e.event_date for e in replay.events} == {DAY, DAY + timedelta(days=1)}
+    assert replay.decisions
 
 
 def _one_market_and_issue(settings: Settings) -> datetime:

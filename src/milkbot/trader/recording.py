@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -214,32 +215,36 @@ def _card(summary: ExportSummary, delays: list[float], source: str, now: datetim
         else f"{summary.first_day.isoformat()} -> {summary.last_day}"
     )
     delay = (
-        "no forecast issues were recorded"
+        "no forecast issues were recorded."
         if not delays
         else f"the trader first had an issue {median(delays):.2f} h after its issue time "
-        f"(median; at most {max(delays):.2f} h)"
+        f"(median; at most {max(delays):.2f} h)."
     )
-    return f"""# Recorded by a Milkbot trader
-
-Exported by `milkbot export-dataset` on {_utc(now)} from the trading database {source}.
-Event days {period}: {summary.events} events, {summary.markets} markets, {summary.quotes} quote
-rows, {summary.forecasts} forecast issues. {summary.skipped_markets} recorded markets were left
-out (their snapshots predate strike recording, or the city is not registered).
-
-- `markets.csv`: each market's newest snapshot (strikes, open and close times, result and the
-  settled value once Kalshi published them; empty while unknown).
-- `quotes.csv`: a **change log** of the best YES bid and ask: the trader stored a market's book
-  whenever it changed, so a row holds until the next row of the same ticker (while the trader
-  was stopped nothing was recorded and the last row before the gap still holds). An empty
-  side means no bid (ask).
-- `forecasts.csv`: the forecast issues the trader's weather source kept, the newest of each
-  12-hour issue cycle per station, target day and source (the trader uses the same history).
-  `issued_at` is the provider's issue time; {delay}. `lead_hours` runs to 19:00 local standard
-  time for daytime highs, to midnight for calendar-day maxima.
-
-Licence: Kalshi market data is under Kalshi's terms; NWS forecasts are public domain. For the
-account holder's own evaluation; do not redistribute.
-"""
+    paragraphs = [
+        f"Exported by `milkbot export-dataset` on {_utc(now)} from the trading database "
+        f"{source}. Event days {period}: {summary.events} events, {summary.markets} markets, "
+        f"{summary.quotes} quote rows, {summary.forecasts} forecast issues. "
+        f"{summary.skipped_markets} recorded markets were left out (their snapshots predate "
+        "strike recording, or the city is not registered).",
+        "- `markets.csv`: each market's newest snapshot (strikes, open and close times, result "
+        "and the settled value once Kalshi published them; empty while unknown).",
+        "- `quotes.csv`: a **change log** of the best YES bid and ask: the trader stored a "
+        "market's book whenever it changed and an unchanged one again every hour, so a row "
+        "holds until the next row of the same ticker; a longer gap means the trader was "
+        "stopped (`milkbot evaluate` takes no quote older than 3 h). An empty side means no "
+        "bid (ask).",
+        "- `forecasts.csv`: the forecast issues the trader's weather source kept, the newest "
+        "of each 12-hour issue cycle per station, target day and source (the trader uses the "
+        "same history). `lead_hours` runs to 19:00 local standard time for daytime highs, to "
+        f"midnight for calendar-day maxima. `issued_at` is the provider's issue time; {delay}",
+        "Licence: Kalshi market data is under Kalshi's terms; NWS forecasts are public "
+        "domain. For the account holder's own evaluation; do not redistribute.",
+    ]
+    body = "\n\n".join(
+        textwrap.fill(p, width=96, subsequent_indent="  " if p.startswith("- ") else "")
+        for p in paragraphs
+    )
+    return f"# Recorded by a Milkbot trader\n\n{body}\n"
 
 
 def export_recording(
