@@ -370,7 +370,7 @@ async def test_rest_only_feed(dataset: Dataset, key: rsa.RSAPrivateKey) -> None:
         assert feed.health()["websocket"] is False
 
 
-async def test_tickers_listed_after_the_first_subscription_are_served_from_rest(
+async def test_tickers_listed_after_the_first_subscription_are_added_to_it(
     dataset: Dataset, key: rsa.RSAPrivateKey
 ) -> None:
     async with _venue(dataset, key) as venue, _live_feed(venue, key) as live:
@@ -381,13 +381,16 @@ async def test_tickers_listed_after_the_first_subscription_are_served_from_rest(
             if info.series_ticker != venue.series
             and venue.state.engine.markets[t].status is MarketStatus.ACTIVE
         )
-        await feed.markets(other)
-        await feed.wait_for_change(timeout=0.0)
-        # KalshiWebSocket cannot add markets to its subscription: these stay on REST.
-        assert feed.stats.uncovered_tickers > 0
+        listed = [m.ticker for m in await feed.markets(other) if m.is_tradable]
+        await feed.wait_for_change(timeout=0.0)  # adds them to the live subscription
+        await until(
+            lambda: all(t in live.ws.books and live.ws.books[t].synced for t in listed),
+            "the added books to sync",
+        )
+        assert feed.stats.uncovered_tickers == 0
+        assert feed.stats.subscribed_tickers == len(live.open_tickers) + len(listed)
+        assert live.ws.connections == 1 and live.ws.resyncs == 0
         calls = live.rest.calls
         await feed.markets(other)
-        assert live.rest.calls == calls + 1
-        assert feed.stats.last_fallback_reason == "not subscribed"
         await feed.markets(venue.series)
-        assert live.rest.calls == calls + 1  # the first series still comes from the books
+        assert live.rest.calls == calls  # both series now come from the books

@@ -32,9 +32,9 @@ Wiring (a few lines)::
 New open tickers seen in REST snapshots are subscribed (``orderbook_delta``) in one batch
 at the next :meth:`MarketFeed.wait_for_change` or :meth:`MarketFeed.sync_subscriptions`. A
 Kalshi session holds one subscription per channel, so tickers listed after the first
-subscription need ``update_subscription``/``add_markets``: the feed uses an
-``add_markets(channel, tickers)`` method when the WebSocket client has one, and otherwise
-serves those tickers from REST (:attr:`FeedStats.uncovered_tickers`).
+subscription are added to it with ``update_subscription``/``add_markets``
+(:meth:`~milkbot.venues.kalshi.websocket.KalshiWebSocket.add_markets`); a WebSocket client
+without ``add_markets`` leaves them on REST (:attr:`FeedStats.uncovered_tickers`).
 """
 
 from __future__ import annotations

@@ -319,3 +319,42 @@ async def test_client_order_groups(live: LiveExchange, private_key: rsa.RSAPriva
         assert await client.get_orders(status="resting") == []
         await client.delete_order_group(gid)
         assert await client.get_order_groups() == []
+
+
+async def test_websocket_client_adds_markets_to_a_live_subscription(
+    live: LiveExchange, private_key: rsa.RSAPrivateKey
+) -> None:
+    two_sided = [
+        t
+        for t, m in sorted(live.state.engine.markets.items())
+        if m.status is MarketStatus.ACTIVE and m.best(BookSide.BID) and m.best(BookSide.ASK)
+    ]
+    first, added = two_sided[0], two_sided[1:3]
+    ws = KalshiWebSocket(live.ws, auth=KalshiAuth(KEY_ID, private_key))
+    await ws.subscribe("orderbook_delta", [first])
+    runner = asyncio.create_task(ws.run())
+
+    async def synced(tickers: list[str]) -> bool:
+        for _ in range(250):
+            if all(t in ws.books and ws.books[t].synced for t in tickers):
+                return True
+            await asyncio.sleep(0.02)
+        return False
+
+    try:
+        assert await synced([first])
+        await ws.add_markets("orderbook_delta", added)
+        assert await synced(added)
+        # The exchange answers "ok" and a snapshot per added market on the same sid, with
+        # consecutive seqs: no gap, no resync, and every book is the exchange's.
+        assert ws.resyncs == 0 and ws.connections == 1
+        for t in [first, *added]:
+            market = live.state.engine.markets[t]
+            assert _yes_levels(ws.books[t]) == {
+                Decimal(p): Decimal(q) for p, q in market.depth(BookSide.BID)
+            }
+    finally:
+        await ws.close()
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await runner

@@ -36,17 +36,26 @@ TICKERS: list[str] = STREAM["tickers"]
 
 
 class ScriptedConnection:
-    """Serves scripted frames, records what the client sends, then reports a close."""
+    """Serves scripted frames, records what the client sends, then reports a close.
 
-    def __init__(self, frames: list[dict[str, Any]]) -> None:
+    ``hooks[i]`` (an async callable) runs before frame ``i`` is served.
+    """
+
+    def __init__(self, frames: list[dict[str, Any]], hooks: dict[int, Any] | None = None) -> None:
         self.incoming = [json.dumps(f) for f in frames]
         self.sent: list[dict[str, Any]] = []
         self.closed = False
+        self.hooks = hooks or {}
+        self.served = 0
 
     async def send(self, message: str) -> None:
         self.sent.append(json.loads(message))
 
     async def recv(self) -> str:
+        hook = self.hooks.get(self.served)
+        self.served += 1
+        if hook is not None:
+            await hook()
         if self.incoming:
             return self.incoming.pop(0)
         raise ConnectionClosedOK(None, None)
@@ -58,8 +67,15 @@ class ScriptedConnection:
 class Harness:
     """A client wired to scripted connections, fake time and an event log."""
 
-    def __init__(self, scripts: list[list[dict[str, Any]]], fake_time: FakeTime, **kw: Any):
+    def __init__(
+        self,
+        scripts: list[list[dict[str, Any]]],
+        fake_time: FakeTime,
+        hooks: list[dict[int, Any]] | None = None,
+        **kw: Any,
+    ):
         self.scripts = list(scripts)
+        self.hooks = list(hooks or [])
         self.conns: list[ScriptedConnection] = []
         self.handshakes: list[dict[str, str]] = []
         self.events: list[WsEvent] = []
@@ -80,7 +96,7 @@ class Harness:
         if not self.scripts:
             await self.ws.close()
             raise OSError("no more scripted connections")
-        conn = ScriptedConnection(self.scripts.pop(0))
+        conn = ScriptedConnection(self.scripts.pop(0), self.hooks.pop(0) if self.hooks else None)
         self.conns.append(conn)
         return conn
 
@@ -307,6 +323,47 @@ async def test_other_channels_from_asyncapi_examples(fake_time) -> None:
     assert pos.position == D("100.00") and pos.realized_pnl == D("10.0000")
     (err,) = h.of(SubscriptionError)
     assert err.code == 6
+
+
+async def test_added_markets_are_sent_as_update_subscription(fake_time) -> None:
+    # The recorded stream was itself made this way: one market subscribed, eleven added
+    # (its "subscribed" frame, then snapshots and "ok" answers on the same sid).
+    first, more = TICKERS[0], TICKERS[1:3]
+    h: Harness
+    hooks = {
+        0: lambda: h.ws.add_markets("orderbook_delta", more),  # before the ack
+        3: lambda: h.ws.add_markets("orderbook_delta", [TICKERS[3], first]),
+        5: lambda: h.ws.add_markets("orderbook_delta", more),  # nothing new
+    }
+    h = Harness([FRAMES[:40], FRAMES[:1]], fake_time, hooks=[hooks])
+    await h.ws.subscribe("orderbook_delta", [first])
+    await h.ws.run()
+    sent = h.conns[0].sent
+    assert [c["cmd"] for c in sent] == ["subscribe", "update_subscription", "update_subscription"]
+    assert sent[0]["params"]["market_tickers"] == [first]
+    # Added while the subscribe was unanswered: sent once the sid was known.
+    assert sent[1]["params"] == {"sids": [1], "market_tickers": more, "action": "add_markets"}
+    assert sent[2]["params"]["market_tickers"] == [TICKERS[3]]
+    schemas = asyncapi()["components"]["schemas"]
+    schema = {**schemas["updateSubscriptionCommandPayload"], "components": {"schemas": schemas}}
+    for cmd in sent[1:]:
+        jsonschema.validate(cmd, schema)
+    assert set(TICKERS[:4]) <= set(h.ws.books)
+    # A new connection subscribes every market, the added ones included.
+    (again,) = h.conns[1].sent
+    assert again["cmd"] == "subscribe" and again["params"]["market_tickers"] == TICKERS[:4]
+
+
+async def test_markets_added_before_connecting_join_the_first_subscribe(fake_time) -> None:
+    h = Harness([FRAMES[:3]], fake_time)
+    await h.ws.add_markets("orderbook_delta", TICKERS[:2])  # no subscription yet: subscribes
+    await h.ws.add_markets("orderbook_delta", TICKERS[2:4])
+    await h.ws.run()
+    (sent,) = h.conns[0].sent
+    assert sent["cmd"] == "subscribe" and sent["params"]["market_tickers"] == TICKERS[:4]
+    await h.ws.subscribe("fill")
+    with pytest.raises(ValueError, match="no market list"):
+        await h.ws.add_markets("fill", TICKERS[:1])
 
 
 async def test_subscribe_validation() -> None:

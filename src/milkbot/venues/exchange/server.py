@@ -1112,6 +1112,8 @@ class ExchangeApp:
         return None
 
     def _ok(self, conn: Connection, cid: Any, sub: Subscription) -> None:
+        # Kalshi's "ok" takes the subscription's next seq (recorded stream: snapshot 1, ok 2).
+        sub.seq += 1
         conn.send_control(
             {
                 "id": cid,

@@ -149,6 +149,8 @@ class _Subscription:
     cmd_id: int | None = None
     resyncs: int = 0
     pending: bool = field(default=False)
+    # Markets added while the subscribe command was unanswered: sent once it is.
+    unsent: tuple[str, ...] = ()
 
 
 class KalshiWebSocket:
@@ -221,6 +223,36 @@ class KalshiWebSocket:
         if self._conn is not None:
             await self._send_subscribe(self._conn, sub)
 
+    async def add_markets(self, channel: str, tickers: Iterable[str]) -> None:
+        """Add markets to a market channel's subscription (``update_subscription`` with
+        ``add_markets``; Kalshi sends a snapshot of each new book). Without a subscription of
+        ``channel`` yet, this subscribes it. Added markets are part of every resubscription.
+        """
+        sub = next((s for s in self._subs if s.channel == channel), None)
+        if sub is None:
+            await self.subscribe(channel, tickers)
+            return
+        if channel not in MARKET_CHANNELS:
+            raise ValueError(f"channel {channel} has no market list")
+        new = tuple(t for t in dict.fromkeys(tickers) if t not in sub.tickers)
+        if not new:
+            return
+        sub.tickers += new
+        for t in new if channel == "orderbook_delta" else ():
+            self.books.setdefault(t, LocalOrderBook(t))
+        if self._conn is None:
+            return  # the next connection subscribes every ticker
+        if sub.sid is None:
+            sub.unsent += new
+            return
+        await self._send_add(self._conn, sub, new)
+
+    async def _send_add(self, conn: WsConnection, sub: _Subscription, new: tuple[str, ...]) -> None:
+        assert sub.sid is not None
+        params = {"sids": [sub.sid], "market_tickers": list(new), "action": "add_markets"}
+        _, text = self._command("update_subscription", params)
+        await conn.send(text)
+
     def _command(self, cmd: str, params: dict[str, Any]) -> tuple[int, str]:
         cmd_id = self._next_id
         self._next_id += 1
@@ -233,7 +265,7 @@ class KalshiWebSocket:
         if sub.channel == "orderbook_delta" and self.use_yes_price:
             params["use_yes_price"] = True
         cmd_id, text = self._command("subscribe", params)
-        sub.cmd_id, sub.sid, sub.pending = cmd_id, None, True
+        sub.cmd_id, sub.sid, sub.pending, sub.unsent = cmd_id, None, True, ()
         self._by_cmd[cmd_id] = sub
         await conn.send(text)
 
@@ -316,7 +348,10 @@ class KalshiWebSocket:
         ftype = frame.get("type")
         msg = frame.get("msg") or {}
         if ftype == "subscribed":
-            self._on_subscribed(frame.get("id"), msg)
+            sub = self._on_subscribed(frame.get("id"), msg)
+            if sub is not None and sub.unsent:
+                added, sub.unsent = sub.unsent, ()
+                await self._send_add(conn, sub, added)
             return
         if ftype == "error":
             code = msg.get("code") if isinstance(msg, dict) else None
@@ -345,15 +380,16 @@ class KalshiWebSocket:
             if sub is not None and sub.channel == "orderbook_delta":
                 await self._resync(conn, sub, str(exc))
 
-    def _on_subscribed(self, cmd_id: Any, msg: dict[str, Any]) -> None:
+    def _on_subscribed(self, cmd_id: Any, msg: dict[str, Any]) -> _Subscription | None:
         sid, channel = msg.get("sid"), msg.get("channel")
         sub = self._by_cmd.get(cmd_id) if isinstance(cmd_id, int) else None
         if sub is None:
             sub = next((s for s in self._subs if s.pending and s.channel == channel), None)
         if sub is None or not isinstance(sid, int):
-            return
+            return None
         sub.sid, sub.pending = sid, False
         self._by_sid[sid] = sub
+        return sub
 
     async def _resync(self, conn: WsConnection, sub: _Subscription, reason: str) -> None:
         self.resyncs += 1
