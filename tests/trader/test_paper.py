@@ -6,17 +6,22 @@ database is real SQLite, the OMS, risk engine, desk and paper venue are the prod
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
 from milkbot.clock import FixedClock
+from milkbot.domain.fees import FeeModel, FeeType
+from milkbot.domain.stations import by_city
+from milkbot.domain.weather import Forecast
 from milkbot.errors import ConfigError
 from milkbot.ops.operator import new_command, parse_scope
 from milkbot.risk.breakers import TradingState
@@ -25,6 +30,7 @@ from milkbot.store.engine import create_trading_engine
 from milkbot.store.migrate import upgrade
 from milkbot.store.models import BracketQuote, Fill, MarketSnapshot, Order, Position
 from milkbot.trader.paper import PaperTrader, build_paper, paper_settings
+from milkbot.trader.weather_feed import WeatherNow
 from milkbot.venues.paper import PaperVenue
 from tests.oms.conftest import AUDIT, approved_order
 from tests.weather.conftest import NWS_API
@@ -34,12 +40,20 @@ OPEN_MARKETS = KALSHI / "real-2026-07_GET-markets_KXHIGHNY_open_trimmed.json"
 T0 = datetime(2026, 7, 12, 15, 0, tzinfo=UTC)  # the recorded markets' event day
 
 
+def _series(ticker: str) -> dict[str, Any]:
+    listed = json.loads((KALSHI / "legacy-2026-01_series_list_response.json").read_text())
+    found: dict[str, Any] = next(s for s in listed["response"]["series"] if s["ticker"] == ticker)
+    return found
+
+
 @dataclass
 class RecordedPeers:
     """Kalshi's public API and NWS, answered from recorded payloads; every request kept."""
 
     kalshi: list[httpx.Request] = field(default_factory=list)
     weather: list[httpx.Request] = field(default_factory=list)
+    # GET /series/KXHIGHNY: the real object of Kalshi's January 2026 series list (None: 404).
+    series: dict[str, Any] | None = field(default_factory=lambda: dict(_series("KXHIGHNY")))
 
     def kalshi_answer(self, request: httpx.Request) -> httpx.Response:
         self.kalshi.append(request)
@@ -47,6 +61,9 @@ class RecordedPeers:
             if request.url.params.get("series_ticker") == "KXHIGHNY":
                 return httpx.Response(200, content=OPEN_MARKETS.read_bytes())
             return httpx.Response(200, json={"markets": [], "cursor": ""})
+        series = request.method == "GET" and request.url.path.endswith("/series/KXHIGHNY")
+        if series and self.series is not None:
+            return httpx.Response(200, json={"series": self.series})
         return httpx.Response(404, json={"error": {"code": "not_found", "message": "no route"}})
 
     def weather_answer(self, request: httpx.Request) -> httpx.Response:
@@ -185,3 +202,65 @@ async def test_flatten_cancels_and_closes_positions_once(
     clock.advance(timedelta(minutes=1))
     await built.trader.step()
     assert await count(built, Order) == orders_before  # applied once, nothing sent again
+
+
+def _fresh_weather(now: datetime) -> WeatherNow:
+    """An NWS forecast issued two hours ago and a reading five minutes old, for the day."""
+    issue = Forecast(
+        source="nws-forecast",
+        station="KNYC",
+        target_date=T0.date(),
+        issued_at=now - timedelta(hours=2),
+        tmax_f=86.0,
+        kind="daytime-high",
+    )
+    return WeatherNow(
+        "nws",
+        running_max_f=80.0,
+        hours_observed=10.0,
+        observed_at=now - timedelta(minutes=5),
+        forecasts=(issue,),
+        station_observed=True,
+    )
+
+
+async def _decide_once(built: PaperTrader, clock: FixedClock) -> dict[str, float]:
+    markets = await built.trader._client.get_markets(series_ticker="KXHIGHNY")
+    event = markets[0].event_ticker
+    return await built.desk.on_event(
+        by_city("NYC"), event, markets, clock.now(), _fresh_weather(clock.now())
+    )
+
+
+async def test_the_desk_sizes_with_the_series_published_fees(
+    paper: tuple[PaperTrader, RecordedPeers, FixedClock],
+) -> None:
+    built, peers, clock = paper
+    # Kalshi's fees changed: KXHIGHNY as Kalshi published it, with the fee fields Kalshi
+    # published for MLB games in August 2026 (maker fees, multiplier 0.5).
+    assert peers.series is not None
+    peers.series |= {"fee_type": "quadratic_with_maker_fees", "fee_multiplier": 0.5}
+    await built.trader.load_state()
+    view = await _decide_once(built, clock)
+    assert len(view) == 3 and built.desk.stats.decisions == 1
+    read = built.desk._fee_model("KXHIGHNY-26JUL12-T82")
+    assert read == FeeModel(FeeType.QUADRATIC_WITH_MAKER_FEES, Decimal("0.5"))
+    reads = sum(r.url.path.endswith("/series/KXHIGHNY") for r in peers.kalshi)
+    await _decide_once(built, clock)  # within the hour the schedule is not read again
+    assert sum(r.url.path.endswith("/series/KXHIGHNY") for r in peers.kalshi) == reads == 1
+
+
+async def test_the_desk_does_not_trade_a_series_whose_fees_are_unknown(
+    paper: tuple[PaperTrader, RecordedPeers, FixedClock],
+) -> None:
+    built, peers, clock = paper
+    peers.series = None  # GET /series/KXHIGHNY fails
+    await built.trader.load_state()
+    view = await _decide_once(built, clock)
+    assert len(view) == 3  # the view is still published ...
+    assert built.desk.stats.decisions == 0  # ... but nothing is decided or sent
+    assert await count(built, Order) == 0
+    peers.series = _series("KXHIGHNY")
+    clock.advance(timedelta(minutes=2))  # read again at most once a minute
+    await _decide_once(built, clock)
+    assert built.desk.stats.decisions == 1

@@ -87,7 +87,9 @@ async def run_trader(
     client = KalshiClient(settings.exchange_url, auth=auth)
     desk = None
     if auth is not None:
-        desk = TradingDesk.on_venue(client, sessions=sessions, clock=clock, exporter=exporter)
+        desk = TradingDesk.on_venue(
+            client, sessions=sessions, clock=clock, exporter=exporter, series=client
+        )
     feed: MarketFeed | None = None
 
     def on_stream(event: WsEvent) -> None:

@@ -29,6 +29,7 @@ from milkbot.domain.market import Market
 from milkbot.domain.portfolio import FillReport, TimeInForce
 from milkbot.domain.stations import Station, by_ticker
 from milkbot.errors import OrderStateError, RiskRejection, UpstreamError
+from milkbot.features.event import EventFeatures
 from milkbot.logging import get_logger
 from milkbot.oms.ids import decision_slot, intent_id
 from milkbot.oms.manager import OrderManager, event_of
@@ -59,6 +60,7 @@ from milkbot.store.state import read_state, write_state
 from milkbot.strategies.ensemble import Ensemble
 from milkbot.trader.export import Exporter
 from milkbot.trader.features import live_features
+from milkbot.trader.fees import SeriesFees, SeriesSource
 from milkbot.trader.weather_feed import WeatherNow
 
 log = get_logger(__name__)
@@ -113,8 +115,10 @@ class TradingDesk:
         clock: Clock,
         exporter: Exporter,
         config: DeskConfig | None = None,
+        fees: SeriesFees | None = None,
     ) -> None:
         self._venue = venue
+        self._fees = fees
         self.manager = manager
         self.risk = risk
         self._ensemble = ensemble
@@ -144,8 +148,10 @@ class TradingDesk:
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
         exporter: Exporter,
+        series: SeriesSource | None = None,
     ) -> TradingDesk:
-        """The product's desk on ``venue``: its OMS, risk limits and packaged ensemble."""
+        """The product's desk on ``venue``: its OMS, risk limits and packaged ensemble; with
+        ``series``, each series' fee schedule as the exchange publishes it."""
         from milkbot.strategies.factory import build_ensemble
 
         return cls(
@@ -156,7 +162,14 @@ class TradingDesk:
             sessions=sessions,
             clock=clock,
             exporter=exporter,
+            fees=None if series is None else SeriesFees(series, clock),
         )
+
+    def _fee_model(self, market_ticker: str) -> FeeModel:
+        """The fee schedule last read for the market's series (else the configured one)."""
+        if self._fees is None:
+            return self.config.fee_model
+        return self._fees.for_ticker(market_ticker, self.config.fee_model)
 
     # --- start and reconciliation -------------------------------------------------------------
 
@@ -289,7 +302,7 @@ class TradingDesk:
             action=Action.SELL,
             count=count,
             limit_price=bid,
-            fee_model=self.config.fee_model,
+            fee_model=self._fee_model(ticker),
             close_time=market.close_time,
             quote_time=now,
         )
@@ -321,17 +334,21 @@ class TradingDesk:
             if weather_time is not None and event_ticker not in self._stale_alerted:
                 self._stale_alerted.add(event_ticker)
                 log.error("alert_stale_weather", event_ticker=event_ticker, last=str(weather_time))
-            output = self._ensemble.predict(features)
-            if output is None:
-                return {}
-            return dict(zip(features.tickers, output.probabilities, strict=True))
+            return self._view(features)
+        fee_model = self.config.fee_model
+        if self._fees is not None:
+            read = await self._fees.refresh(station.series)
+            if read is None:
+                # The series' fees were never read: sizing would guess them. Do not trade.
+                return self._view(features)
+            fee_model = read
         portfolio, pending, holdings = await self._portfolio(now)
         books = {m.ticker: _book(m, now) for m in markets if m.event_ticker == event_ticker}
         decision = decide(
             features,
             self._ensemble,
             books,
-            self.config.fee_model,
+            fee_model,
             self.risk,
             portfolio,
             self._clock,
@@ -349,6 +366,13 @@ class TradingDesk:
         if self.ready:
             await self._send(station, decision, markets, weather, weather_time, now)
         return dict(zip(features.tickers, decision.output.probabilities, strict=True))
+
+    def _view(self, features: EventFeatures) -> dict[str, float]:
+        """The ensemble's probabilities without a decision (published, never traded)."""
+        output = self._ensemble.predict(features)
+        if output is None:
+            return {}
+        return dict(zip(features.tickers, output.probabilities, strict=True))
 
     async def _review_resting(self, decision: Decision, now: datetime) -> None:
         fair = {
@@ -479,7 +503,7 @@ class TradingDesk:
             if o.remaining <= 0:
                 continue
             station = by_ticker(o.market_ticker)
-            fee = self.config.fee_model.taker_fee(o.remaining, o.limit_price)
+            fee = self._fee_model(o.market_ticker).taker_fee(o.remaining, o.limit_price)
             pending.append(
                 PendingOrder(
                     o.market_ticker,

@@ -100,7 +100,9 @@ def build_paper(
     venue = PaperVenue(clock, journal, starting_cash=starting_cash)
     public = KalshiClient(KALSHI_URLS["prod"], auth=None, transport=kalshi_transport, clock=clock)
     weather = LiveWeather.from_settings(settings, clock=clock, transport=weather_transport)
-    desk = TradingDesk.on_venue(venue, sessions=sessions, clock=clock, exporter=exporter)
+    desk = TradingDesk.on_venue(
+        venue, sessions=sessions, clock=clock, exporter=exporter, series=public
+    )
     markets: MarketSource = PaperMarkets(public, venue)
     trader = Trader(
         mode="paper",
