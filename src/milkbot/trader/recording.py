@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from milkbot.datasets import CANONICAL_COLUMNS
 from milkbot.domain.climate_day import climate_day_bounds
 from milkbot.domain.stations import by_icao, by_ticker
 from milkbot.errors import ConfigError
@@ -37,31 +38,6 @@ from milkbot.store.models import ForecastIssue, MarketSnapshot
 from milkbot.trader.desk import event_date_of
 from milkbot.trader.weather_feed import issue_cycle
 
-MARKET_COLUMNS = (
-    "ticker",
-    "event_ticker",
-    "series_ticker",
-    "city",
-    "station",
-    "event_date",
-    "strike_type",
-    "floor_strike",
-    "cap_strike",
-    "open_time",
-    "close_time",
-    "result",
-    "expiration_value",
-)
-QUOTE_COLUMNS = ("ticker", "ts", "yes_bid", "yes_ask")
-FORECAST_COLUMNS = (
-    "station",
-    "target_date",
-    "issued_at",
-    "source",
-    "lead_hours",
-    "tmax_f",
-    "sigma_f",
-)
 # End of the period a forecast value describes, from 00:00 LST of its day (data/README.md).
 PERIOD_END = {"daytime-high": timedelta(hours=19)}
 DAY_END = timedelta(hours=24)
@@ -281,9 +257,9 @@ def export_recording(
         last_day=days[-1] if days else None,
     )
     out.mkdir(parents=True, exist_ok=True)
-    _write_csv(out / "markets.csv", MARKET_COLUMNS, markets)
-    _write_csv(out / "quotes.csv", QUOTE_COLUMNS, quotes)
-    _write_csv(out / "forecasts.csv", FORECAST_COLUMNS, forecasts)
+    _write_csv(out / "markets.csv", CANONICAL_COLUMNS["markets"], markets)
+    _write_csv(out / "quotes.csv", CANONICAL_COLUMNS["quotes"], quotes)
+    _write_csv(out / "forecasts.csv", CANONICAL_COLUMNS["forecasts"], forecasts)
     source = engine.url.render_as_string(hide_password=True)
     (out / "README.md").write_text(_card(summary, delays, source, now), encoding="utf-8")
     return summary
