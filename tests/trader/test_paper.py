@@ -249,6 +249,20 @@ async def test_the_desk_sizes_with_the_series_published_fees(
     await _decide_once(built, clock)  # within the hour the schedule is not read again
     assert sum(r.url.path.endswith("/series/KXHIGHNY") for r in peers.kalshi) == reads == 1
 
+    # The paper venue charges the same schedule, and its journal keeps it across a restart.
+    order = approved_order(clock, "KXHIGHNY-26JUL12-T82", price=Decimal("0.19"))
+    await built.desk.manager.submit(
+        order, strategy_run="paper-test", slot="s1", reason="test", audit=AUDIT
+    )
+    (fill,) = await built.venue.get_fills()
+    assert fill.is_taker and fill.count == Decimal(2)
+    assert fill.fee == read.taker_fee(2, Decimal("0.19")) == Decimal("0.02")  # x1 would be 0.03
+    again = PaperVenue(clock, built.venue.journal_path)
+    try:
+        assert again.engine.markets["KXHIGHNY-26JUL12-T82"].fee_model == read
+    finally:
+        again.close()
+
 
 async def test_the_desk_does_not_trade_a_series_whose_fees_are_unknown(
     paper: tuple[PaperTrader, RecordedPeers, FixedClock],

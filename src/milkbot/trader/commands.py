@@ -44,6 +44,7 @@ async def run_trader(
     from milkbot.trader.clocks import ExchangeClock
     from milkbot.trader.desk import TradingDesk
     from milkbot.trader.export import Exporter
+    from milkbot.trader.fees import SeriesFees
     from milkbot.trader.lock import TraderLock
     from milkbot.trader.market_feed import MarketFeed
     from milkbot.trader.service import Trader
@@ -87,8 +88,9 @@ async def run_trader(
     client = KalshiClient(settings.exchange_url, auth=auth)
     desk = None
     if auth is not None:
+        fees = SeriesFees(client, clock)
         desk = TradingDesk.on_venue(
-            client, sessions=sessions, clock=clock, exporter=exporter, series=client
+            client, sessions=sessions, clock=clock, exporter=exporter, fees=fees
         )
     feed: MarketFeed | None = None
 

@@ -60,7 +60,7 @@ from milkbot.store.state import read_state, write_state
 from milkbot.strategies.ensemble import Ensemble
 from milkbot.trader.export import Exporter
 from milkbot.trader.features import live_features
-from milkbot.trader.fees import SeriesFees, SeriesSource
+from milkbot.trader.fees import SeriesFees
 from milkbot.trader.weather_feed import WeatherNow
 
 log = get_logger(__name__)
@@ -148,10 +148,10 @@ class TradingDesk:
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
         exporter: Exporter,
-        series: SeriesSource | None = None,
+        fees: SeriesFees | None = None,
     ) -> TradingDesk:
         """The product's desk on ``venue``: its OMS, risk limits and packaged ensemble; with
-        ``series``, each series' fee schedule as the exchange publishes it."""
+        ``fees``, each series' fee schedule as the exchange publishes it."""
         from milkbot.strategies.factory import build_ensemble
 
         return cls(
@@ -162,7 +162,7 @@ class TradingDesk:
             sessions=sessions,
             clock=clock,
             exporter=exporter,
-            fees=None if series is None else SeriesFees(series, clock),
+            fees=fees,
         )
 
     def _fee_model(self, market_ticker: str) -> FeeModel:

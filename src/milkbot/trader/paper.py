@@ -21,6 +21,7 @@ from milkbot.errors import ConfigError
 from milkbot.settings import KALSHI_URLS, Settings
 from milkbot.trader.desk import TradingDesk
 from milkbot.trader.export import Exporter
+from milkbot.trader.fees import SeriesFees
 from milkbot.trader.market_feed import MarketSource
 from milkbot.trader.service import Trader
 from milkbot.trader.weather_feed import LiveWeather
@@ -53,14 +54,17 @@ def paper_settings(settings: Settings, database_url: str | None = None) -> Setti
 class PaperMarkets:
     """Public market data that also moves the paper venue (fills, closes, settlements)."""
 
-    def __init__(self, public: KalshiClient, venue: PaperVenue) -> None:
+    def __init__(self, public: KalshiClient, venue: PaperVenue, fees: SeriesFees) -> None:
         self._public = public
         self._venue = venue
+        self._fees = fees
 
     async def get_markets(self, *, series_ticker: str) -> list[Market]:
-        """The series' markets from Kalshi; the paper venue observes them first."""
+        """The series' markets from Kalshi; the paper venue observes them first (new ones
+        charge the series' fee schedule as last read, the desk's)."""
         markets = await self._public.get_markets(series_ticker=series_ticker)
-        self._venue.observe(markets)
+        fee_model = await self._fees.refresh(series_ticker)
+        self._venue.observe(markets, series_ticker=series_ticker, fee_model=fee_model)
         return markets
 
 
@@ -100,10 +104,9 @@ def build_paper(
     venue = PaperVenue(clock, journal, starting_cash=starting_cash)
     public = KalshiClient(KALSHI_URLS["prod"], auth=None, transport=kalshi_transport, clock=clock)
     weather = LiveWeather.from_settings(settings, clock=clock, transport=weather_transport)
-    desk = TradingDesk.on_venue(
-        venue, sessions=sessions, clock=clock, exporter=exporter, series=public
-    )
-    markets: MarketSource = PaperMarkets(public, venue)
+    fees = SeriesFees(public, clock)
+    desk = TradingDesk.on_venue(venue, sessions=sessions, clock=clock, exporter=exporter, fees=fees)
+    markets: MarketSource = PaperMarkets(public, venue, fees)
     trader = Trader(
         mode="paper",
         client=markets,

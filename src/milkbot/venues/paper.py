@@ -142,8 +142,11 @@ class PaperVenue(EngineVenue):
     def _apply(self, entry: dict[str, Any]) -> Any:
         op = entry["op"]
         if op == "list":
+            fees = self.fee_model
+            if "fee_type" in entry:  # journals written before fees were read lack them
+                fees = FeeModel.from_series(entry["fee_type"], entry["fee_multiplier"])
             self.engine.add_market(
-                entry["ticker"], entry["event_ticker"], entry["series_ticker"], self.fee_model
+                entry["ticker"], entry["event_ticker"], entry["series_ticker"], fees
             )
         elif op == "top":
             self._tops[entry["ticker"]] = _Top(
@@ -195,14 +198,31 @@ class PaperVenue(EngineVenue):
         )
 
     # ---- live market data --------------------------------------------------------------
-    def observe(self, markets: Iterable[Market]) -> None:
-        """Take Kalshi's latest view of some markets: list, fill, close and settle."""
+    def observe(
+        self,
+        markets: Iterable[Market],
+        *,
+        series_ticker: str | None = None,
+        fee_model: FeeModel | None = None,
+    ) -> None:
+        """Take Kalshi's latest view of some markets: list, fill, close and settle.
+
+        New markets are listed under ``series_ticker`` (default: the ticker's prefix) and
+        charge ``fee_model`` (default: the venue's), the series' schedule as Kalshi publishes it.
+        """
         now = self.clock.now()
+        fees = fee_model or self.fee_model
         for m in markets:
             known = self.engine.markets.get(m.ticker)
             if known is None:
-                series = m.event_ticker.split("-", 1)[0]
-                self._do("list", ticker=m.ticker, event_ticker=m.event_ticker, series_ticker=series)
+                self._do(
+                    "list",
+                    ticker=m.ticker,
+                    event_ticker=m.event_ticker,
+                    series_ticker=series_ticker or m.event_ticker.split("-", 1)[0],
+                    fee_type=fees.fee_type.value,
+                    fee_multiplier=str(fees.multiplier),
+                )
                 known = self.engine.markets[m.ticker]
             if known.status is MarketStatus.FINALIZED:
                 continue
