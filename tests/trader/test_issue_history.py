@@ -14,13 +14,22 @@ import statistics
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from milkbot.clock import FixedClock
 from milkbot.datasets import load_dataset
+from milkbot.domain.market import Market
 from milkbot.features.event import EventFeatures, build_index, event_features
+from milkbot.settings import Settings
+from milkbot.store.engine import create_trading_engine, session_factory
+from milkbot.store.migrate import upgrade
+from milkbot.store.models import ForecastIssue
 from milkbot.strategies.nws import NwsStrategy, issue_variance
 from milkbot.strategies.params import load_params
+from milkbot.trader.export import Exporter
 from milkbot.trader.features import live_features
-from milkbot.trader.weather_feed import WeatherNow, first_cycle, issue_cycle
+from milkbot.trader.service import Trader
+from milkbot.trader.weather_feed import LiveWeather, WeatherNow, first_cycle, issue_cycle
 from tests.trader.test_live_weather import live, markets_for
 from tests.trader.test_previous_day import (
     GRID_SHIFT,
@@ -170,3 +179,61 @@ async def test_live_and_evaluator_agree_on_the_issue_history(tmp_path: Path) -> 
     wide, narrow = strategy.predict(live_built), strategy.predict(alone)
     assert wide is not None and narrow is not None
     assert wide.uncertainty > narrow.uncertainty
+
+
+class HouMarkets:
+    """The exchange's answer for HOU: the day's markets (real recorded ones, moved)."""
+
+    async def get_markets(self, *, series_ticker: str) -> list[Market]:
+        return markets_for(HOU, series_ticker, DAY)
+
+
+async def test_a_restarted_trader_takes_back_its_issue_history(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "var", _env_file=None)  # type: ignore[call-arg]
+    upgrade(settings)
+    engine = create_trading_engine(settings)
+    sessions = session_factory(engine)
+    upstream = hou_upstream()
+    clock = FixedClock(TWO_CYCLES[0][0])
+
+    async def recorded() -> int:
+        async with sessions() as s:
+            return int(await s.scalar(select(func.count(ForecastIssue.id))) or 0)
+
+    def trader(weather: LiveWeather) -> Trader:
+        return Trader(
+            mode="paper",
+            client=HouMarkets(),
+            clock=clock,
+            sessions=sessions,
+            exporter=Exporter(sessions),
+            weather=weather,
+            stations=(HOU,),
+        )
+
+    try:
+        first = trader(live(upstream, clock, timedelta(minutes=10)))
+        await first.load_state()
+        for at, hours in TWO_CYCLES:  # one refresh per SCS cycle, as in the tests above
+            clock.advance(at - clock.now())
+            grid = shifted_grid(timedelta(days=GRID_SHIFT.days, hours=hours))
+            upstream.routes["/gridpoints/TAE/58,65"] = [body(grid)]
+            await first.step()
+        had = await first._weather.current(HOU, DAY, clock.now())  # type: ignore[union-attr]
+        assert len(had.forecasts) == 4  # two sources x two cycles
+        before = await recorded()  # the day's four and the day before's seen with them
+        assert before > 4
+
+        # Restarted an hour later while NWS is down: the history comes from the database.
+        clock.advance(timedelta(hours=1))
+        upstream.routes["/gridpoints/TAE/58,65"] = [body({"title": "down"}, status=503)]
+        weather = live(upstream, clock, timedelta(minutes=10))
+        again = trader(weather)
+        await again.load_state()
+        now = await weather.current(HOU, DAY, clock.now())
+        assert now.forecasts == had.forecasts
+        # ... and what it took back is not recorded a second time.
+        await again.step()
+        assert await recorded() == before
+    finally:
+        await engine.dispose()

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from milkbot.clock import Clock
 from milkbot.domain.market import Market
 from milkbot.domain.stations import STATIONS, Station
+from milkbot.domain.weather import Forecast
 from milkbot.errors import ConfigError, MilkbotError, UpstreamError
 from milkbot.logging import get_logger
 from milkbot.store.models import (
@@ -38,7 +39,7 @@ from milkbot.trader.desk import TradingDesk, event_date_of
 from milkbot.trader.export import Exporter
 from milkbot.trader.features import market_price
 from milkbot.trader.market_feed import MarketFeed, MarketSource
-from milkbot.trader.weather_feed import WeatherNow, WeatherSource
+from milkbot.trader.weather_feed import IssueMemory, WeatherNow, WeatherSource
 
 log = get_logger(__name__)
 
@@ -118,20 +119,38 @@ class Trader:
         )
 
     async def load_state(self) -> None:
-        """Read what earlier runs already exported, so that nothing is exported twice."""
+        """Read what earlier runs already exported (so that nothing is exported twice) and the
+        forecast issues they recorded (given back to a weather source that keeps a history)."""
         async with self._sessions() as session:
             rows = await session.scalars(select(PublicSettlement.event_ticker))
             self._settled = set(rows.all())
-            recent = self._clock.now().date() - ISSUE_MEMORY
-            issues = await session.execute(
-                select(
-                    ForecastIssue.station,
-                    ForecastIssue.target_date,
-                    ForecastIssue.source,
-                    ForecastIssue.issued_at,
-                ).where(ForecastIssue.target_date >= recent)
+            now = self._clock.now()
+            issues = (
+                await session.scalars(
+                    select(ForecastIssue)
+                    .where(ForecastIssue.target_date >= now.date() - ISSUE_MEMORY)
+                    .order_by(ForecastIssue.id)
+                )
+            ).all()
+        self._issues_seen = {(r.station, r.target_date, r.source, r.issued_at) for r in issues}
+        if isinstance(self._weather, IssueMemory):
+            # A restarted trader takes back the issue history it had (else it would know only
+            # what it fetches from now on, and the NWS spread term would shrink for the day).
+            self._weather.restore(
+                [
+                    Forecast(
+                        source=r.source,
+                        station=r.station,
+                        target_date=r.target_date,
+                        issued_at=r.issued_at,
+                        tmax_f=r.tmax_f,
+                        sigma_f=r.sigma_f,
+                        kind=r.kind,
+                    )
+                    for r in issues
+                ],
+                now,
             )
-            self._issues_seen = {(r[0], r[1], r[2], r[3]) for r in issues}
         if self.desk is not None:
             report = await self.desk.start()
             log.info("startup_reconciliation", ok=report.ok, mismatches=report.mismatches)

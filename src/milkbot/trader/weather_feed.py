@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import httpx
 
@@ -98,6 +98,15 @@ class WeatherSource(Protocol):
         ...
 
 
+@runtime_checkable
+class IssueMemory(Protocol):
+    """A weather source that keeps an issue history and can take back recorded issues."""
+
+    def restore(self, forecasts: Sequence[Forecast], as_of: datetime) -> None:
+        """Add ``forecasts`` (issued by ``as_of``) to the history."""
+        ...
+
+
 class HourlyTemperatures:
     """Hourly temperatures per station from a dataset's ``hourly`` table.
 
@@ -156,10 +165,11 @@ class LiveWeather:
     docstring: one issue per source and 12-hour SCS cycle, the newest fetched; nothing dated
     after the fetch's ``as_of``), until two days after the target day. ``forecasts`` holds the
     event day's issues and ``previous_forecasts`` the day before's, oldest first, as
-    :func:`~milkbot.features.event.event_features` orders them. A freshly started trader has
-    only the issues it fetched since it started (fewer issues, a smaller spread term until
-    the history fills). The history assumes ``as_of`` does not go back: asked for an earlier
-    time, it gives nothing dated after it, but a cycle's earlier update, once replaced, is gone.
+    :func:`~milkbot.features.event.event_features` orders them. A restarted trader gives back
+    the issues it recorded (:meth:`restore`); one started for the first time has only what it
+    fetched since (fewer issues, a smaller spread term until the history fills). The history
+    assumes ``as_of`` does not go back: asked for an earlier time, it gives nothing dated after
+    it, but a cycle's earlier update, once replaced, is gone.
 
     The day before's maximum is read from the CLI once ``OBS_DELAY`` has passed since the day
     ended (the evaluator's rule; sooner it could not be used), and no longer asked for once
@@ -231,6 +241,10 @@ class LiveWeather:
             for gone in [k for k in store if k[0] == station.icao and k[1] < horizon]:
                 del store[gone]
         return now
+
+    def restore(self, forecasts: Sequence[Forecast], as_of: datetime) -> None:
+        """Take back issues recorded before a restart (the trader's ``forecast_issues``)."""
+        self._remember(forecasts, as_of)
 
     def _remember(self, forecasts: Sequence[Forecast], as_of: datetime) -> None:
         """Keep each cycle's newest issue per source, issued by ``as_of`` in the day's window."""
