@@ -124,6 +124,19 @@ async def _record(settings: Settings, exchange: ThreadedServer, clock: FixedCloc
             if len({t for t in settled if "25APR06" in t}) == 30:
                 break
             await asyncio.sleep(0.1)
+
+        # Two hours on, open markets are stored again though unchanged; settled ones are not.
+        async def rows_per_day() -> dict[str, int]:
+            async with sessions() as s:
+                tickers = (await s.scalars(select(MarketSnapshot.market_ticker))).all()
+            return {d: sum(d in t for t in tickers) for d in ("25APR06", "25APR08")}
+
+        before = await rows_per_day()
+        clock.advance(timedelta(hours=2))
+        await again.step()
+        after = await rows_per_day()
+        assert after["25APR06"] == before["25APR06"]
+        assert after["25APR08"] >= before["25APR08"] + 30
         await exporter.drain()
     finally:
         await client.aclose()
@@ -164,10 +177,10 @@ async def test_recording_exports_a_dataset_that_evaluate_scores(
 
     quotes = pd.read_csv(out / "quotes.csv", keep_default_na=False)
     assert len(quotes) == summary.quotes and set(quotes["ticker"]) <= set(markets["ticker"])
-    # While the trader ran (10:00Z-19:00Z, hourly steps) every market has a row at least
+    # While the trader ran (10:00Z-19:00Z, hourly steps) every open market has a row at least
     # hourly, changed or not: a quiet book stays priced, a gap in the recording does not.
-    ran = quotes[quotes["ts"] <= "2025-04-06T19:00:00Z"]
-    assert (ran.groupby("ticker").size() == 10).all()
+    ran = quotes[(quotes["ts"] <= "2025-04-06T19:00:00Z") & quotes["ticker"].isin(day["ticker"])]
+    assert (ran.groupby("ticker").size() == 10).all() and ran["ticker"].nunique() == 30
     both = quotes[(quotes["yes_bid"] != "") & (quotes["yes_ask"] != "")]
     assert len(both) > 0 and (both["yes_bid"].astype(int) <= both["yes_ask"].astype(int)).all()
 

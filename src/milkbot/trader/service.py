@@ -45,8 +45,8 @@ log = get_logger(__name__)
 
 MIN_STEP_SECONDS = 0.2  # a burst of book changes still leaves room between steps
 SETTLED_STATUSES = frozenset({"settled", "finalized", "determined"})
-# An unchanged book is stored again after this long, so that a recording tells a quiet market
-# (rows at least this often) from a gap in the recording (the evaluator's MAX_PRICE_AGE).
+# An open market's unchanged book is stored again after this long, so that a recording tells a
+# quiet market (rows at least this often) from a gap in it (the evaluator's MAX_PRICE_AGE).
 SNAPSHOT_REFRESH = timedelta(hours=1)
 # Recorded forecast issues remembered (against duplicates) for target dates this recent.
 ISSUE_MEMORY = timedelta(days=3)
@@ -219,7 +219,12 @@ class Trader:
         for m in markets:
             key = (m.status, m.yes_bid, m.yes_ask, m.last_price, m.volume, m.result)
             last = self._last_seen.get(m.ticker)
-            if last is not None and last[0] == key and now - last[1] < SNAPSHOT_REFRESH:
+            # Only an open market's unchanged book is stored again (after SNAPSHOT_REFRESH).
+            if (
+                last is not None
+                and last[0] == key
+                and (not m.is_tradable or now - last[1] < SNAPSHOT_REFRESH)
+            ):
                 continue
             self._last_seen[m.ticker] = (key, now)
             out.append(
